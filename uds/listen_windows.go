@@ -1,0 +1,19 @@
+package uds
+
+import (
+	"os"
+	"syscall"
+)
+
+// Windows has no chown for socket files and no flock(2): owner and group
+// options fail with ErrUnsupported, and the stale check is not serialized
+// between processes.
+const hasChown = false
+
+func fchmodBeforeBind(os.FileMode) func(network, address string, c syscall.RawConn) error {
+	return nil
+}
+
+func lockDir(string) (func(), error) { return func() {}, nil }
+
+func isLiveErr(error) bool { return false }
