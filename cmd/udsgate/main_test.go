@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -36,7 +37,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
 			return nil
 		},
-		Cmds:               map[string]func(ts *testscript.TestScript, neg bool, args []string){"status": cmdStatus},
+		Cmds:               map[string]func(ts *testscript.TestScript, neg bool, args []string){"status": cmdStatus, "waitsock": cmdWaitSock},
 		RequireUniqueNames: true,
 	})
 }
@@ -61,5 +62,27 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdWaitSock is the script command "waitsock PATH": it waits until PATH is
+// a socket file, for scripts that start a server in the background. It
+// polls a condition, not a clock, and gives up after 10 seconds.
+func cmdWaitSock(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitsock PATH")
+	}
+	path := ts.MkAbs(args[0])
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fi, err := os.Lstat(path)
+		isSock := err == nil && fi.Mode().Type() == os.ModeSocket
+		if isSock != neg {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitsock %s: still not in the wanted state after 10s", path)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
