@@ -68,9 +68,9 @@ func Serve(ctx context.Context, ln net.Listener) error {
 	})
 
 	var (
-		wg       sync.WaitGroup
+		wg        sync.WaitGroup
 		acceptErr error
-		backoff  time.Duration
+		backoff   time.Duration
 	)
 	for {
 		c, err := ln.Accept()
