@@ -1,0 +1,5 @@
+package peercred
+
+// streamNetworks are the connection-oriented Unix socket types here: macOS has
+// no unixpacket.
+var streamNetworks = []string{"unix"}
