@@ -193,4 +193,3 @@ func TestListOutputGolden(t *testing.T) {
 	}
 	checkGolden(t, "list_live.golden", b.String())
 }
-
