@@ -3,6 +3,7 @@ package uds
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 )
 
@@ -49,7 +50,7 @@ func (e *AddrError) Unwrap() error { return e.Err }
 type PathTooLongError struct {
 	Path string
 	Len  int // length of Path in bytes
-	Max  int // the kernel's limit in bytes
+	Max  int // the kernel's limit in bytes (one more for an abstract name, which has no NUL)
 }
 
 func (e *PathTooLongError) Error() string {
@@ -111,7 +112,9 @@ func splitAddr(s string) (Addr, error) {
 func (a Addr) check() error {
 	switch a.Net {
 	case TCP, UDP:
-		if !strings.Contains(a.Name, ":") {
+		// SplitHostPort, not a search for ':', so that "[::1]" without a
+		// port is refused too.
+		if _, port, err := net.SplitHostPort(a.Name); err != nil || port == "" {
 			return errors.New("want HOST:PORT")
 		}
 		return nil
@@ -127,6 +130,12 @@ func (a Addr) check() error {
 		if len(a.Name) == 1 {
 			return errors.New("empty abstract name after '@'")
 		}
+		// An abstract name has no terminating NUL: its leading NUL, written
+		// here as '@', and the name fill all of sun_path (unix(7)).
+		if len(a.Name) > maxPathLen+1 {
+			return &PathTooLongError{Path: a.Name, Len: len(a.Name), Max: maxPathLen + 1}
+		}
+		return nil
 	}
 	if len(a.Name) > maxPathLen {
 		return &PathTooLongError{Path: a.Name, Len: len(a.Name), Max: maxPathLen}

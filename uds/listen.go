@@ -176,20 +176,25 @@ func (lc *ListenConfig) ListenPacket(ctx context.Context, address string) (*Pack
 // socket, bind with the mode narrowed, then chown and chmod. On success it
 // hands the created file to setFile.
 func (lc *ListenConfig) listen(ctx context.Context, a Addr, doBind func(*net.ListenConfig) (interface{ Close() error }, error), setFile func(*ownedFile)) error {
-	path := a.Path()
-	if path == "" {
-		if lc.Mode != 0 || lc.Owner != "" || lc.Group != "" {
-			return &AddrError{Addr: a.String(), Err: errors.New("mode, owner and group need a socket file; this address has none")}
-		}
-		_, err := doBind(&net.ListenConfig{})
-		return err
-	}
 	uid, err := lookupUser(lc.Owner)
 	if err != nil {
 		return err
 	}
 	gid, err := lookupGroup(lc.Group)
 	if err != nil {
+		return err
+	}
+	path := a.Path()
+	if path == "" {
+		if lc.Mode != 0 || uid != -1 || gid != -1 {
+			return &AddrError{Addr: a.String(), Err: errors.New("mode, owner and group need a socket file; this address has none")}
+		}
+		_, err := doBind(&net.ListenConfig{})
+		if a.IsAbstract() && errors.Is(err, syscall.EADDRINUSE) {
+			// An abstract name is bound exactly as long as its socket is
+			// open, so a taken name is a live listener.
+			return fmt.Errorf("%w: %w", ErrInUse, err)
+		}
 		return err
 	}
 	if (uid != -1 || gid != -1) && !hasChown {
@@ -216,6 +221,9 @@ func (lc *ListenConfig) listen(ctx context.Context, a Addr, doBind func(*net.Lis
 	if err != nil {
 		return err
 	}
+	if testHookAfterBind != nil {
+		testHookAfterBind(path)
+	}
 	f, err := setOwnerAndMode(path, uid, gid, lc.Mode)
 	if err != nil {
 		// Undo the bind: the path is ours, since we hold the lock.
@@ -226,6 +234,10 @@ func (lc *ListenConfig) listen(ctx context.Context, a Addr, doBind func(*net.Lis
 	setFile(f)
 	return nil
 }
+
+// testHookAfterBind, when set by a test, is called between bind and the
+// chown and chmod that follow it, to look at the file in that moment.
+var testHookAfterBind func(path string)
 
 // checkDir reports a missing or unusable parent directory in plain words.
 func checkDir(dir string) error {
@@ -329,6 +341,9 @@ func (f *ownedFile) remove() error {
 	}
 	f.once.Do(func() {
 		unlock, err := lockDir(filepath.Dir(f.path))
+		if errors.Is(err, fs.ErrNotExist) {
+			return // the directory is gone, and the file with it
+		}
 		if err != nil {
 			f.err = err
 			return
