@@ -1,0 +1,736 @@
+package gate
+
+import (
+	"fmt"
+	"net"
+	"runtime"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/udsgate/udsgate/peercred"
+	"github.com/udsgate/udsgate/uds"
+)
+
+// hasEngine: stream gates in front of a socket backend use the engine.
+const hasEngine = true
+
+// The engine moves bytes in one epoll loop on a locked OS thread, as the
+// reference relay in tools/relay does: sockets are non-blocking and
+// edge-triggered, every read or splice is repeated until EAGAIN, and a
+// direction whose output is full waits for EPOLLOUT on it. Stream-to-stream
+// directions splice socket -> pipe -> socket with no copy through user
+// space; the pipe is taken from a pool for the move and handed back as soon
+// as it is empty, so an idle connection holds no pipe, no buffer and no
+// goroutine: only its two descriptors and a few hundred bytes of state.
+// Seqpacket directions copy through one buffer per loop, message by message.
+const (
+	pipeSize        = 1 << 20 // asked of F_SETPIPE_SZ; the kernel may give less
+	copyBufSize     = 256 << 10
+	maxIdlePipes    = 16
+	maxEvents       = 256
+	acceptBatch     = 64               // accepts per wake-up, so data keeps moving
+	connectRetry    = time.Millisecond // a backend with a full backlog says EAGAIN
+	connectDeadline = 2 * time.Second
+	acceptPause     = 50 * time.Millisecond // after EMFILE and friends
+	sockEvents      = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
+)
+
+type engine struct {
+	g        *Gate
+	lfd      int // a dup of the listener's descriptor, owned by the engine
+	epfd     int
+	wakefd   int // eventfd written by stop
+	baddr    unix.Sockaddr
+	bdomain  int
+	btype    int
+	splice   bool // both sides are stream sockets
+	copyBuf  []byte
+	pipes    []pipe // empty pipes ready for use
+	pipeCap  int
+	ends     []*end // by descriptor
+	retry    []*pair
+	refusing []*pair // refused clients read to their end, oldest first
+	dead     []*pair
+	paused   time.Time // accepting paused until then (zero: not paused)
+	events   []unix.EpollEvent
+	listenTy int
+	gen      int32 // generation of the last tracked end
+}
+
+type pipe struct{ r, w int }
+
+// pair is one allowed connection: the client and the backend.
+type pair struct {
+	adm       admission
+	ends      [2]end // 0: client, 1: backend
+	dirs      [2]dir // 0: client -> backend, 1: backend -> client
+	open      bool   // backend connected and both sides watched
+	deadline  time.Time
+	dead      bool
+	failure   error
+	connectEr bool // failed before it was open: logged already
+	refused   bool // a denied client, read to its end before closing
+}
+
+// end is the epoll cookie of one socket of a pair. Its generation, kept
+// in the event's spare word, tells a stale event for a closed descriptor
+// from an event for a new socket that reused the number in the same batch.
+type end struct {
+	p    *pair
+	side int
+	fd   int
+	gen  int32
+}
+
+// dir is one direction: bytes read from src are written to dst.
+type dir struct {
+	src, dst int
+	pipe     pipe
+	hasPipe  bool
+	pending  int    // splice: bytes in the pipe
+	buf      []byte // copy: unsent bytes
+	blocked  bool   // dst said EAGAIN: wait for EPOLLOUT on it
+	eof      bool   // src reached EOF
+	done     bool   // EOF passed on with shutdown(dst, SHUT_WR)
+	bytes    int64
+}
+
+func (g *Gate) serveEngine() error {
+	e, err := newEngine(g)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	select {
+	case <-g.closed:
+		g.mu.Unlock()
+		e.close()
+		return nil
+	default:
+	}
+	g.conns[e] = struct{}{} // Close wakes the engine through e.Close
+	g.mu.Unlock()
+	defer g.untrack(e)
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	err = e.run()
+	e.close()
+	return err
+}
+
+func newEngine(g *Gate) (*engine, error) {
+	e := &engine{g: g, lfd: -1, epfd: -1, wakefd: -1, copyBuf: make([]byte, copyBufSize),
+		events: make([]unix.EpollEvent, maxEvents)}
+	if err := e.setBackend(g.backend.Addr); err != nil {
+		return nil, err
+	}
+	rc, err := g.ln.Listener.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var dupErr error
+	if err := rc.Control(func(fd uintptr) {
+		e.lfd, dupErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+		if dupErr == nil {
+			e.listenTy, dupErr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TYPE)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if dupErr != nil {
+		e.close()
+		return nil, fmt.Errorf("engine: listener: %w", dupErr)
+	}
+	e.splice = e.listenTy == unix.SOCK_STREAM && e.btype == unix.SOCK_STREAM
+	if err := e.setupPoll(); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *engine) setBackend(a uds.Addr) error {
+	switch a.Net {
+	case uds.Unix, uds.UnixPacket:
+		e.bdomain, e.btype = unix.AF_UNIX, unix.SOCK_STREAM
+		if a.Net == uds.UnixPacket {
+			e.btype = unix.SOCK_SEQPACKET
+		}
+		e.baddr = &unix.SockaddrUnix{Name: a.Name}
+		return nil
+	case uds.TCP:
+		ta, err := net.ResolveTCPAddr("tcp", a.Name)
+		if err != nil {
+			return fmt.Errorf("backend %s: %w", a, err)
+		}
+		e.btype = unix.SOCK_STREAM
+		if ip4 := ta.IP.To4(); ip4 != nil {
+			sa := &unix.SockaddrInet4{Port: ta.Port}
+			copy(sa.Addr[:], ip4)
+			e.bdomain, e.baddr = unix.AF_INET, sa
+		} else {
+			sa := &unix.SockaddrInet6{Port: ta.Port}
+			copy(sa.Addr[:], ta.IP.To16())
+			e.bdomain, e.baddr = unix.AF_INET6, sa
+		}
+		return nil
+	}
+	return fmt.Errorf("backend %s: not a stream address", a)
+}
+
+func (e *engine) setupPoll() error {
+	var err error
+	if e.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return fmt.Errorf("engine: epoll_create1: %w", err)
+	}
+	if e.wakefd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+		return fmt.Errorf("engine: eventfd: %w", err)
+	}
+	if err := e.watch(e.wakefd, unix.EPOLLIN); err != nil {
+		return err
+	}
+	return e.watch(e.lfd, unix.EPOLLIN) // level-triggered: acceptAll may stop early
+}
+
+func (e *engine) watch(fd int, events uint32) error {
+	return e.watchGen(fd, events, 0)
+}
+
+func (e *engine) watchGen(fd int, events uint32, gen int32) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: gen}
+	if err := unix.EpollCtl(e.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return fmt.Errorf("engine: epoll_ctl: %w", err)
+	}
+	return nil
+}
+
+// Close wakes the loop and makes it stop; the loop closes everything.
+func (e *engine) Close() error {
+	var one = [8]byte{1}
+	_, err := unix.Write(e.wakefd, one[:])
+	return err
+}
+
+// close releases the engine's own descriptors after the loop ended.
+func (e *engine) close() {
+	for _, fd := range []int{e.lfd, e.epfd, e.wakefd} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+	for _, p := range e.pipes {
+		closePipe(p)
+	}
+	e.pipes = nil
+}
+
+// run is the loop. It returns when Close is called, after closing every
+// connection.
+func (e *engine) run() error {
+	for {
+		n, err := unix.EpollWait(e.epfd, e.events, e.timeout())
+		if err != nil && err != unix.EINTR {
+			e.closeAll()
+			return fmt.Errorf("engine: epoll_wait: %w", err)
+		}
+		for _, ev := range e.events[:max(n, 0)] {
+			switch fd := int(ev.Fd); fd {
+			case e.wakefd:
+				e.closeAll()
+				return nil
+			case e.lfd:
+				e.acceptAll()
+			default:
+				if fd < len(e.ends) && e.ends[fd] != nil && e.ends[fd].gen == ev.Pad {
+					e.onSocket(e.ends[fd], ev.Events)
+				}
+			}
+		}
+		e.retryConnects()
+		e.resumeAccepting()
+		e.expireRefusals()
+		e.reap()
+	}
+}
+
+// timeout is epoll_wait's in milliseconds: forever, unless a connect is to
+// be retried, accepting is paused, or a refused client is to be closed.
+func (e *engine) timeout() int {
+	if len(e.retry) > 0 {
+		return int(connectRetry / time.Millisecond)
+	}
+	var next time.Time
+	if len(e.refusing) > 0 {
+		next = e.refusing[0].deadline
+	}
+	if !e.paused.IsZero() && (next.IsZero() || e.paused.Before(next)) {
+		next = e.paused
+	}
+	if next.IsZero() {
+		return -1
+	}
+	return max(int(time.Until(next)/time.Millisecond)+1, 0)
+}
+
+func (e *engine) acceptAll() {
+	for range acceptBatch {
+		fd, err := accept4(e.lfd)
+		switch err {
+		case nil:
+			e.admit(fd)
+			continue
+		case unix.EINTR, unix.ECONNABORTED:
+			continue
+		case unix.EAGAIN:
+			return
+		}
+		// Out of descriptors or memory: stop watching the listener for a
+		// moment instead of spinning on it.
+		e.g.logFailure(0, "accept", err)
+		if unix.EpollCtl(e.epfd, unix.EPOLL_CTL_DEL, e.lfd, nil) == nil {
+			e.paused = time.Now().Add(acceptPause)
+		}
+		return
+	}
+}
+
+func (e *engine) resumeAccepting() {
+	if e.paused.IsZero() || time.Now().Before(e.paused) {
+		return
+	}
+	e.paused = time.Time{}
+	if err := e.watch(e.lfd, unix.EPOLLIN); err != nil {
+		e.g.logFailure(0, "accept", err)
+	}
+}
+
+// accept4 accepts without asking for the peer's address, which the gate
+// does not need and x/sys/unix.Accept4 would allocate.
+func accept4(lfd int) (int, error) {
+	fd, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(lfd), 0, 0,
+		unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
+}
+
+// admit takes a new client through the gate: credentials, decision, audit
+// line, then refusal or a connect to the backend.
+func (e *engine) admit(cfd int) {
+	cred, err := peercred.FromFD(cfd)
+	if err != nil {
+		e.g.logFailure(0, "peer credentials", err)
+		unix.Close(cfd)
+		return
+	}
+	adm := e.g.decide(cred)
+	if !adm.decision.Allow {
+		e.refuse(cfd)
+		return
+	}
+	bfd, err := unix.Socket(e.bdomain, e.btype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		e.g.logFailure(adm.id, "backend socket", err)
+		unix.Close(cfd)
+		return
+	}
+	p := &pair{adm: adm, deadline: time.Now().Add(connectDeadline)}
+	p.ends[0] = end{p: p, side: 0, fd: cfd}
+	p.ends[1] = end{p: p, side: 1, fd: bfd}
+	p.dirs[0] = dir{src: cfd, dst: bfd}
+	p.dirs[1] = dir{src: bfd, dst: cfd}
+	e.connect(p)
+}
+
+// connect starts or retries the backend connect. A Unix stream connect
+// completes at once or fails with EAGAIN when the backend's backlog is full
+// (retried every connectRetry until connectDeadline); a TCP connect may be
+// in progress, and then EPOLLOUT on the backend says it is done.
+func (e *engine) connect(p *pair) {
+	err := unix.Connect(p.ends[1].fd, e.baddr)
+	switch {
+	case err == nil:
+		e.open(p)
+	case err == unix.EAGAIN && time.Now().Before(p.deadline):
+		e.retry = append(e.retry, p)
+	case err == unix.EINPROGRESS:
+		e.track(&p.ends[1])
+		if err := e.watchGen(p.ends[1].fd, sockEvents, p.ends[1].gen); err != nil {
+			e.fail(p, err)
+		}
+	default:
+		e.unreachable(p, err)
+	}
+}
+
+func (e *engine) retryConnects() {
+	if len(e.retry) == 0 {
+		return
+	}
+	list := e.retry
+	e.retry = nil
+	for _, p := range list {
+		e.connect(p)
+	}
+}
+
+// unreachable ends a pair whose backend could not be reached: the client is
+// closed and the log says why.
+func (e *engine) unreachable(p *pair, err error) {
+	e.g.logFailure(p.adm.id, "backend unreachable", fmt.Errorf("connect %s: %w", e.g.backend, err))
+	p.connectEr = true
+	e.teardown(p)
+}
+
+// open watches both sockets of a connected pair and moves what is already
+// waiting: the client may have written before the backend answered.
+func (e *engine) open(p *pair) {
+	p.open = true
+	for i := range p.ends {
+		if e.ends != nil && p.ends[i].fd < len(e.ends) && e.ends[p.ends[i].fd] == &p.ends[i] {
+			continue // the backend is watched already (TCP connect in progress)
+		}
+		e.track(&p.ends[i])
+		if err := e.watchGen(p.ends[i].fd, sockEvents, p.ends[i].gen); err != nil {
+			e.fail(p, err)
+			return
+		}
+	}
+	err := e.pump(&p.dirs[0])
+	if err == nil {
+		err = e.pump(&p.dirs[1])
+	}
+	e.afterPump(p, err)
+}
+
+func (e *engine) track(en *end) {
+	for en.fd >= len(e.ends) {
+		e.ends = append(e.ends, make([]*end, len(e.ends)+64)...)
+	}
+	e.gen++
+	if e.gen == 0 {
+		e.gen = 1 // 0 is the wake-up and listener descriptors' generation
+	}
+	en.gen = e.gen
+	e.ends[en.fd] = en
+}
+
+func (e *engine) onSocket(en *end, events uint32) {
+	p := en.p
+	if p.dead {
+		return
+	}
+	if p.refused {
+		if drain(en.fd, e.copyBuf) {
+			e.teardown(p)
+		}
+		return
+	}
+	if !p.open { // the backend's TCP connect finished, one way or the other
+		soErr, err := unix.GetsockoptInt(en.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		switch {
+		case err != nil:
+			e.unreachable(p, err)
+		case soErr != 0:
+			e.unreachable(p, syscall.Errno(soErr))
+		default:
+			e.open(p)
+		}
+		return
+	}
+	in := &p.dirs[en.side]    // this socket is its source
+	out := &p.dirs[1-en.side] // this socket is its destination
+	hangup := events&(unix.EPOLLHUP|unix.EPOLLERR) != 0
+	var err error
+	if events&unix.EPOLLOUT != 0 || hangup {
+		out.blocked = false
+		if out.pending > 0 || len(out.buf) > 0 {
+			err = e.pump(out)
+		}
+	}
+	if err == nil && (events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 || hangup) && (!in.blocked || hangup) {
+		err = e.pump(in)
+	}
+	e.afterPump(p, err)
+}
+
+func (e *engine) afterPump(p *pair, err error) {
+	if err != nil {
+		e.fail(p, err)
+		return
+	}
+	if p.dirs[0].done && p.dirs[1].done {
+		e.teardown(p)
+	}
+}
+
+func (e *engine) fail(p *pair, err error) {
+	if p.failure == nil && err != unix.ECONNRESET && err != unix.EPIPE {
+		p.failure = err
+	}
+	e.teardown(p)
+}
+
+// pump moves bytes along d until its source or destination says EAGAIN, or
+// the source ends; then it passes the end on. Errors end the pair.
+func (e *engine) pump(d *dir) error {
+	if d.done {
+		return nil
+	}
+	if e.splice {
+		return e.pumpSplice(d)
+	}
+	return e.pumpCopy(d)
+}
+
+const spliceFlags = unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
+
+func (e *engine) pumpSplice(d *dir) error {
+	for {
+		for d.pending > 0 {
+			n, err := unix.Splice(d.pipe.r, nil, d.dst, nil, d.pending, spliceFlags)
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				d.blocked = true
+				return nil // the pipe stays with d until dst drains it
+			case err != nil:
+				return err
+			}
+			d.pending -= int(n)
+			d.bytes += n
+		}
+		if d.hasPipe {
+			e.putPipe(d.pipe)
+			d.hasPipe = false
+		}
+		if d.eof {
+			return e.passEOF(d)
+		}
+		p, err := e.getPipe()
+		if err != nil {
+			return err
+		}
+		n, err := unix.Splice(d.src, nil, p.w, nil, e.pipeCap, spliceFlags)
+		switch {
+		case err == unix.EINTR:
+			e.putPipe(p)
+			continue
+		case err == unix.EAGAIN:
+			e.putPipe(p)
+			return nil
+		case err != nil:
+			e.putPipe(p)
+			return err
+		case n == 0:
+			e.putPipe(p)
+			d.eof = true
+		default:
+			d.pipe, d.hasPipe, d.pending = p, true, int(n)
+		}
+	}
+}
+
+func (e *engine) pumpCopy(d *dir) error {
+	for {
+		for len(d.buf) > 0 {
+			n, err := unix.Write(d.dst, d.buf)
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				d.blocked = true
+				return nil
+			case err != nil:
+				return err
+			}
+			d.buf = d.buf[n:]
+			d.bytes += int64(n)
+		}
+		d.buf = nil
+		if d.eof {
+			return e.passEOF(d)
+		}
+		n, err := unix.Read(d.src, e.copyBuf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return nil
+		case err != nil:
+			return err
+		case n == 0:
+			// For seqpacket an empty message reads as 0 too; it is taken
+			// for the end, as read(2) cannot tell the two apart.
+			d.eof = true
+			continue
+		}
+		w, err := unix.Write(d.dst, e.copyBuf[:n])
+		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+			return err
+		}
+		w = max(w, 0)
+		d.bytes += int64(w)
+		if w < n {
+			// Keep what dst did not take; only a blocked direction holds
+			// a buffer of its own.
+			d.buf = append([]byte(nil), e.copyBuf[w:n]...)
+		}
+	}
+}
+
+// passEOF passes the end of d's source on as a half-close of its
+// destination.
+func (e *engine) passEOF(d *dir) error {
+	d.done = true
+	if err := unix.Shutdown(d.dst, unix.SHUT_WR); err != nil && err != unix.ENOTCONN {
+		return err
+	}
+	return nil
+}
+
+func (e *engine) getPipe() (pipe, error) {
+	if n := len(e.pipes); n > 0 {
+		p := e.pipes[n-1]
+		e.pipes = e.pipes[:n-1]
+		return p, nil
+	}
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		return pipe{}, fmt.Errorf("pipe: %w", err)
+	}
+	// Best effort: pipe-max-size or the user's pipe quota may refuse.
+	unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, pipeSize)
+	if e.pipeCap == 0 {
+		e.pipeCap = 64 << 10
+		if n, err := unix.FcntlInt(uintptr(fds[1]), unix.F_GETPIPE_SZ, 0); err == nil && n > 0 {
+			e.pipeCap = n
+		}
+	}
+	return pipe{r: fds[0], w: fds[1]}, nil
+}
+
+// putPipe takes back an empty pipe.
+func (e *engine) putPipe(p pipe) {
+	if len(e.pipes) >= maxIdlePipes {
+		closePipe(p)
+		return
+	}
+	e.pipes = append(e.pipes, p)
+}
+
+func closePipe(p pipe) {
+	unix.Close(p.r)
+	unix.Close(p.w)
+}
+
+// teardown closes both sockets of a pair and logs its end. The pair's
+// memory goes after the current batch of events, which may still name it.
+func (e *engine) teardown(p *pair) {
+	if p.dead {
+		return
+	}
+	p.dead = true
+	for i := range p.ends {
+		fd := p.ends[i].fd
+		if fd < 0 {
+			continue
+		}
+		if fd < len(e.ends) && e.ends[fd] == &p.ends[i] {
+			e.ends[fd] = nil
+		}
+		unix.Close(fd) // closing also drops it from the epoll set
+	}
+	for i := range p.dirs {
+		d := &p.dirs[i]
+		if d.hasPipe {
+			closePipe(d.pipe) // not empty: not fit for reuse
+		}
+	}
+	if !p.connectEr && !p.refused {
+		e.g.logClosed(p.adm, p.dirs[0].bytes, p.dirs[1].bytes, p.failure)
+	}
+	e.dead = append(e.dead, p)
+}
+
+func (e *engine) reap() {
+	clear(e.dead)
+	e.dead = e.dead[:0]
+}
+
+// closeAll ends every connection, when the gate stops.
+func (e *engine) closeAll() {
+	for _, p := range e.retry {
+		e.teardown(p)
+	}
+	e.retry = nil
+	e.refusing = nil
+	for _, en := range e.ends {
+		if en != nil {
+			e.teardown(en.p)
+		}
+	}
+	e.reap()
+}
+
+// refuse writes the deny message to a refused client and half-closes,
+// then reads what the client sends until it ends or refuseDrainTime passes,
+// and only then closes: closing a Unix socket with unread data makes the
+// peer's next read fail with ECONNRESET, and a client that writes its
+// request first should still read the message and a clean end.
+func (e *engine) refuse(fd int) {
+	if len(e.g.deny) > 0 {
+		unix.Write(fd, e.g.deny) // best effort: the client may be gone already
+	}
+	unix.Shutdown(fd, unix.SHUT_WR)
+	if drain(fd, e.copyBuf) {
+		unix.Close(fd)
+		return
+	}
+	p := &pair{refused: true, deadline: time.Now().Add(refuseDrainTime)}
+	p.ends[0] = end{p: p, fd: fd}
+	p.ends[1].fd = -1
+	e.track(&p.ends[0])
+	if err := e.watchGen(fd, unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLET, p.ends[0].gen); err != nil {
+		e.teardown(p)
+		return
+	}
+	e.refusing = append(e.refusing, p)
+}
+
+// drain reads and discards what fd has; it reports whether the peer is
+// done (end of stream or an error) rather than merely quiet.
+func drain(fd int, scratch []byte) bool {
+	for {
+		n, err := unix.Read(fd, scratch)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return false
+		case err != nil || n == 0:
+			return true
+		}
+	}
+}
+
+// expireRefusals closes refused clients whose time is up.
+func (e *engine) expireRefusals() {
+	now := time.Now()
+	i := 0
+	for ; i < len(e.refusing); i++ {
+		p := e.refusing[i]
+		if !p.dead && now.Before(p.deadline) {
+			break
+		}
+		e.teardown(p)
+	}
+	if i > 0 {
+		e.refusing = append(e.refusing[:0], e.refusing[i:]...)
+	}
+}
