@@ -28,7 +28,12 @@ Exit status: 0 when every path is a live socket (a symlink to one counts),
 		Example: `  udsgate probe /run/docker.sock
   udsgate probe --clean /tmp/app.sock
   udsgate probe --json /run/*.sock`,
-		Args: exitArgs(cobra.MinimumNArgs(1)),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("probe needs at least one PATH")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			results := make([]inspect.Result, 0, len(args))
