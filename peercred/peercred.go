@@ -219,15 +219,21 @@ func Get(c net.Conn) (*Cred, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peercred: %w", err)
 	}
-	var cred *Cred
-	var credErr error
-	if err := rc.Control(func(fd uintptr) { cred, credErr = fromFD(int(fd)) }); err != nil {
+	// One allocation holds the answer and the error, so that the closure
+	// given to Control captures a single pointer.
+	r := new(result)
+	if err := rc.Control(func(fd uintptr) { r.err = fillFromFD(int(fd), &r.cred) }); err != nil {
 		return nil, fmt.Errorf("peercred: %w", err)
 	}
-	if credErr != nil {
-		return nil, fmt.Errorf("peercred: %w", credErr)
+	if r.err != nil {
+		return nil, fmt.Errorf("peercred: %w", r.err)
 	}
-	return cred, nil
+	return &r.cred, nil
+}
+
+type result struct {
+	cred Cred
+	err  error
 }
 
 // FromFD is Get for a raw connected Unix socket descriptor, for callers that
@@ -238,8 +244,8 @@ func FromFD(fd int) (*Cred, error) {
 	if fd < 0 {
 		return nil, fmt.Errorf("peercred: bad descriptor %d: %w", fd, syscall.EBADF)
 	}
-	cred, err := fromFD(fd)
-	if err != nil {
+	cred := new(Cred)
+	if err := fillFromFD(fd, cred); err != nil {
 		return nil, fmt.Errorf("peercred: %w", err)
 	}
 	return cred, nil

@@ -12,10 +12,10 @@ const OOBSize = 0
 // xucredVersion is XUCRED_VERSION in <sys/ucred.h>: the layout we read.
 const xucredVersion = 0
 
-// fromFD reads LOCAL_PEERCRED: like Linux's SO_PEERCRED it describes the peer
+// fillFromFD reads LOCAL_PEERCRED: like Linux's SO_PEERCRED it describes the peer
 // as it was when it connected (see the package doc). The pid comes from
 // LOCAL_PEERPID.
-func fromFD(fd int) (*Cred, error) {
+func fillFromFD(fd int, c *Cred) error {
 	var xu *unix.Xucred
 	var err error
 	for {
@@ -25,14 +25,13 @@ func fromFD(fd int) (*Cred, error) {
 		}
 	}
 	if err == unix.ENOTCONN {
-		return nil, fmt.Errorf("getsockopt LOCAL_PEERCRED: %w: %w", ErrNoCredentials, err)
+		return fmt.Errorf("getsockopt LOCAL_PEERCRED: %w: %w", ErrNoCredentials, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("getsockopt LOCAL_PEERCRED: %w", err)
+		return fmt.Errorf("getsockopt LOCAL_PEERCRED: %w", err)
 	}
-	c, err := fromXucred(xu.Version, xu.Uid, int(xu.Ngroups), xu.Groups[:])
-	if err != nil {
-		return nil, err
+	if err := fillFromXucred(c, xu.Version, xu.Uid, int(xu.Ngroups), xu.Groups[:]); err != nil {
+		return err
 	}
 	var pid int
 	for {
@@ -46,7 +45,7 @@ func fromFD(fd int) (*Cred, error) {
 	if err == nil && pid > 0 {
 		c.pid, c.pidOK = pid, true
 	}
-	return c, nil
+	return nil
 }
 
 func setPassCred(fd int) error {

@@ -25,31 +25,40 @@ const cmsgAlign = int(unsafe.Sizeof(uintptr(0)))
 // a socket that has a peer overwrites it). (uid_t)-1 is never a real uid.
 const noUID = 1<<32 - 1
 
-func fromFD(fd int) (*Cred, error) {
-	var uc *unix.Ucred
-	var err error
-	for {
-		uc, err = unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("getsockopt SO_PEERCRED: %w", err)
+func fillFromFD(fd int, c *Cred) error {
+	var uc unix.Ucred
+	n := uint32(unix.SizeofUcred)
+	if err := getsockopt(fd, unix.SO_PEERCRED, unsafe.Pointer(&uc), &n); err != nil {
+		return fmt.Errorf("getsockopt SO_PEERCRED: %w", err)
 	}
 	if uc.Uid == noUID {
-		return nil, fmt.Errorf("getsockopt SO_PEERCRED: %w", ErrNoCredentials)
+		return fmt.Errorf("getsockopt SO_PEERCRED: %w", ErrNoCredentials)
 	}
-	c := &Cred{UID: int(uc.Uid), GID: int(uc.Gid)}
+	c.UID, c.GID = int(uc.Uid), int(uc.Gid)
 	// The pid is 0 when the peer's process is not visible from our pid
 	// namespace.
 	if uc.Pid > 0 {
 		c.pid, c.pidOK = int(uc.Pid), true
 	}
-	if err := peerGroups(fd, c); err != nil {
-		return nil, err
+	return peerGroups(fd, c)
+}
+
+// getsockopt is getsockopt(2) at level SOL_SOCKET into a buffer of the
+// caller's (which may be on its stack: x/sys's helpers allocate), retried on
+// EINTR. On return *n holds the length the kernel wrote or, after ERANGE,
+// the length it wants.
+func getsockopt(fd, opt int, p unsafe.Pointer, n *uint32) error {
+	for {
+		_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, uintptr(opt),
+			uintptr(p), uintptr(unsafe.Pointer(n)), 0)
+		switch errno {
+		case 0:
+			return nil
+		case unix.EINTR:
+			continue
+		}
+		return errno
 	}
-	return c, nil
 }
 
 // peerGroups fills c's groups from SO_PEERGROUPS, leaving them unknown on
@@ -65,11 +74,9 @@ func peerGroups(fd int, c *Cred) error {
 	buf := stack[:]
 	for {
 		n := uint32(len(buf) * 4)
-		_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd),
-			unix.SOL_SOCKET, unix.SO_PEERGROUPS,
-			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)), 0)
-		switch errno {
-		case 0:
+		err := getsockopt(fd, unix.SO_PEERGROUPS, unsafe.Pointer(&buf[0]), &n)
+		switch err {
+		case nil:
 			gs := buf[:n/4]
 			if len(gs) <= len(c.inline) {
 				c.groups = c.inline[:len(gs):len(gs)]
@@ -81,11 +88,9 @@ func peerGroups(fd int, c *Cred) error {
 			}
 			c.groupsOK, c.groupsSource = true, sourcePeerGroups
 			return nil
-		case unix.EINTR:
-			continue
 		case unix.ERANGE:
 			if int(n/4) <= len(buf) { // the kernel must ask for more than it had
-				return fmt.Errorf("getsockopt SO_PEERGROUPS: %w (kernel asked for %d bytes)", errno, n)
+				return fmt.Errorf("getsockopt SO_PEERGROUPS: %w (kernel asked for %d bytes)", err, n)
 			}
 			buf = make([]uint32, n/4)
 		case unix.ENOPROTOOPT, unix.ENOSYS:
@@ -95,7 +100,7 @@ func peerGroups(fd int, c *Cred) error {
 		case unix.ENODATA:
 			return fmt.Errorf("getsockopt SO_PEERGROUPS: %w", ErrNoCredentials)
 		default:
-			return fmt.Errorf("getsockopt SO_PEERGROUPS: %w", errno)
+			return fmt.Errorf("getsockopt SO_PEERGROUPS: %w", err)
 		}
 	}
 }

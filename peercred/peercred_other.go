@@ -7,8 +7,8 @@ import "fmt"
 // OOBSize is 0 where there are no per-datagram credentials.
 const OOBSize = 0
 
-func fromFD(fd int) (*Cred, error) {
-	return nil, fmt.Errorf("no SO_PEERCRED, LOCAL_PEERCRED or equivalent: %w", ErrNotImplemented)
+func fillFromFD(fd int, c *Cred) error {
+	return fmt.Errorf("no SO_PEERCRED, LOCAL_PEERCRED or equivalent: %w", ErrNotImplemented)
 }
 
 func setPassCred(fd int) error {

@@ -4,23 +4,23 @@ package peercred
 
 import "fmt"
 
-// fromXucred makes a Cred from the fields of a struct xucred, which macOS and
+// fillFromXucred fills c from the fields of a struct xucred, which macOS and
 // FreeBSD share: cr_groups[0] is the effective gid and the rest are the
 // supplementary groups, at most XU_NGROUPS (16) in all, so a peer in more
 // groups is reported with the first ones only.
-func fromXucred(version, uid uint32, ngroups int, groups []uint32) (*Cred, error) {
+func fillFromXucred(c *Cred, version, uid uint32, ngroups int, groups []uint32) error {
 	if version != xucredVersion {
-		return nil, fmt.Errorf("LOCAL_PEERCRED: xucred version %d, want %d", version, xucredVersion)
+		return fmt.Errorf("LOCAL_PEERCRED: xucred version %d, want %d", version, xucredVersion)
 	}
 	if ngroups < 1 || ngroups > len(groups) {
-		return nil, fmt.Errorf("LOCAL_PEERCRED: %d groups in xucred (want 1 to %d)", ngroups, len(groups))
+		return fmt.Errorf("LOCAL_PEERCRED: %d groups in xucred (want 1 to %d)", ngroups, len(groups))
 	}
-	c := &Cred{UID: int(uid), GID: int(groups[0])}
+	c.UID, c.GID = int(uid), int(groups[0])
 	sup := groups[1:ngroups]
 	c.groups = c.inline[:len(sup):len(sup)] // len(sup) < 16 = len(c.inline)
 	for i, g := range sup {
 		c.groups[i] = int(g)
 	}
 	c.groupsOK, c.groupsSource = true, sourceLocalCred
-	return c, nil
+	return nil
 }
