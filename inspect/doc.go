@@ -3,11 +3,12 @@
 // who owns it, may I connect, which process listens (Probe); and which
 // sockets are listening on this machine (List).
 //
-// Probing only looks: it reads file metadata, /proc (on Linux) and makes at
-// most one test connection (see Probe for when and of which type). Nothing on
-// disk changes except through Clean, which removes a path only when it is a
-// socket file that a connect(2) has just proved stale, and never a symlink or
-// anything that is not a socket.
+// Probing only looks: it reads file metadata and /proc (on Linux), and
+// connects to a socket file only in ways its server does not notice, except
+// when /proc cannot tell the type (see Probe). Nothing on disk changes except
+// through Clean, which removes a path only when it is a socket file that a
+// connect(2) has just proved stale, and never a symlink or anything that is
+// not a socket.
 //
 // The listener's pid and command come from /proc/net/unix and the
 // processes' descriptors in /proc/PID/fd, so they are known on Linux only,

@@ -15,7 +15,7 @@ import (
 
 // ErrUnsupported is returned by List on platforms without /proc/net/unix.
 // It wraps uds.ErrUnsupported: no retry will help.
-var ErrUnsupported = fmt.Errorf("listing sockets needs /proc/net/unix, which only Linux has: %w", uds.ErrUnsupported)
+var ErrUnsupported = fmt.Errorf("reading /proc/net/unix, which only Linux has: %w", uds.ErrUnsupported)
 
 // Listener is one listening Unix socket: a stream or seqpacket socket that
 // accepts connections, or a bound datagram socket that is not connected to
@@ -52,8 +52,9 @@ type Filter struct {
 	// User is a user name or uid. A socket with a file matches when the
 	// file's owner is that user (the owner is who decides who may
 	// connect); an abstract socket, which has no file, matches when a
-	// visible process holding it runs as that user. An unknown name is a
-	// user.UnknownUserError.
+	// visible process holding it runs as that user. A socket bound by a
+	// relative path has no file the caller can name, and never matches. An
+	// unknown name is a user.UnknownUserError.
 	User string
 	// Path keeps the listeners whose Name starts with it, as a string
 	// ("/run/" or "@dbus"; "/run" also keeps "/running/x.sock").

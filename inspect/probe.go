@@ -209,7 +209,7 @@ func probeSocket(ctx context.Context, r *Result) {
 	table, tableErr := readSockTable()
 	var listed []sockEntry
 	if tableErr == nil {
-		listed = listeningAt(table, r.Path)
+		listed = listeningAt(table, r.fi)
 	}
 	listedType := commonType(listed)
 
@@ -255,23 +255,19 @@ func probeSocket(ctx context.Context, r *Result) {
 	r.Listeners = uniqueProcesses(processesOf(ctx, wanted), r.Inodes)
 }
 
-// listeningAt returns the listening entries of the table bound at path. The
-// table holds the path as the listener passed it to bind(2), so path is
-// compared in absolute form, and with symlinks in its directory resolved
-// (/var/run/x.sock is /run/x.sock). A listener that bound a relative path
-// is not found this way.
-func listeningAt(table []sockEntry, path string) []sockEntry {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil
-	}
-	names := map[string]bool{abs: true}
-	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
-		names[filepath.Join(dir, filepath.Base(abs))] = true
-	}
+// listeningAt returns the listening entries of the table whose bound path
+// names the file fi now. The table holds each path as its listener passed
+// it to bind(2), so comparing files rather than strings finds the listener
+// of /run/x.sock when probing /var/run/x.sock, ../x.sock or a hard link. A
+// listener that bound a relative path is not found this way, and neither is
+// one whose path now names another file.
+func listeningAt(table []sockEntry, fi fs.FileInfo) []sockEntry {
 	var found []sockEntry
 	for _, e := range table {
-		if e.Listening && names[e.Name] {
+		if !e.Listening || !filepath.IsAbs(e.Name) {
+			continue
+		}
+		if other, err := os.Lstat(e.Name); err == nil && os.SameFile(other, fi) {
 			found = append(found, e)
 		}
 	}

@@ -315,7 +315,7 @@ func TestProbeTrustsTheFileOverAnOldListenerOfTheSameName(t *testing.T) {
 		t.Fatal(err)
 	}
 	staleAt(t, path)
-	if len(listeningAt(mustTable(t), path)) == 0 {
+	if fi, err := os.Lstat(path); err != nil || len(listeningAt(mustTable(t), fi)) == 0 {
 		t.Fatal("/proc/net/unix does not list the old listener; the test shows nothing")
 	}
 	r := Probe(context.Background(), path)
@@ -421,5 +421,60 @@ func normalizeResult(r *Result, dir string) {
 	}
 	if r.Resolved != nil {
 		normalizeResult(r.Resolved, dir)
+	}
+}
+
+// /var/run/x.sock is /run/x.sock when /var/run is a symlink to /run: Probe
+// finds the listener that bound the real path through the link.
+func TestProbeFindsListenerThroughSymlinkedDirectory(t *testing.T) {
+	dir := sockDir(t)
+	mkdir(t, filepath.Join(dir, "real"), 0o755)
+	symlink(t, "real", filepath.Join(dir, "alias"))
+	listenAt(t, Stream, filepath.Join(dir, "real", "s.sock"))
+	r := Probe(context.Background(), filepath.Join(dir, "alias", "s.sock"))
+	if r.State != StateLive || r.Type != Stream || len(r.Listeners) != 1 || r.Listeners[0].PID != os.Getpid() {
+		t.Errorf("state %q type %v listeners %+v, want live stream with the test as listener", r.State, r.Type, r.Listeners)
+	}
+}
+
+// listeningAt compares files, not strings: the path in /proc/net/unix
+// matches the probed path when both name the same file now.
+func TestListeningAtMatchesTheSameFileByAnyName(t *testing.T) {
+	dir := sockDir(t)
+	mkdir(t, filepath.Join(dir, "real"), 0o755)
+	symlink(t, "real", filepath.Join(dir, "alias"))
+	writeFile(t, filepath.Join(dir, "real", "a.sock"), 0o644)
+	writeFile(t, filepath.Join(dir, "real", "b.sock"), 0o644)
+	if err := os.Link(filepath.Join(dir, "real", "a.sock"), filepath.Join(dir, "hard.sock")); err != nil {
+		t.Fatal(err)
+	}
+	table := []sockEntry{
+		{Inode: 1, Type: Stream, Listening: true, Name: filepath.Join(dir, "real", "a.sock")},
+		{Inode: 2, Type: Stream, Connected: true, Name: filepath.Join(dir, "real", "a.sock")}, // a connection, not a listener
+		{Inode: 3, Type: Datagram, Listening: true, Name: filepath.Join(dir, "real", "b.sock")},
+		{Inode: 4, Type: Stream, Listening: true, Name: "real/a.sock"}, // relative: not comparable
+		{Inode: 5, Type: Stream, Listening: true, Name: "@" + filepath.Join(dir, "real", "a.sock")},
+	}
+	for _, tc := range []struct {
+		path   string
+		inodes []uint64
+	}{
+		{"real/a.sock", []uint64{1}},
+		{"alias/a.sock", []uint64{1}},
+		{"alias/../real/b.sock", []uint64{3}},
+		{"hard.sock", []uint64{1}},
+		{"real", nil},
+	} {
+		fi, err := os.Lstat(filepath.Join(dir, tc.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inodes []uint64
+		for _, e := range listeningAt(table, fi) {
+			inodes = append(inodes, e.Inode)
+		}
+		if !slices.Equal(inodes, tc.inodes) {
+			t.Errorf("listeningAt(%s) = %v, want %v", tc.path, inodes, tc.inodes)
+		}
 	}
 }

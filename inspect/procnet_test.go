@@ -49,30 +49,6 @@ func TestParseProcNetUnixReadsListenersConnectionsAndNames(t *testing.T) {
 	}
 }
 
-func TestListeningAtMatchesAbsolutePathOnly(t *testing.T) {
-	table, err := parseProcNetUnix(strings.NewReader(procNetUnixSample))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		path   string
-		inodes []uint64
-	}{
-		{"/run/app.sock", []uint64{30001}}, // the listener, not its connections
-		{"/run/../run/gram.sock", []uint64{30006}},
-		{"/run/other.sock", nil},
-		{"/run", nil},
-	} {
-		var inodes []uint64
-		for _, e := range listeningAt(table, tc.path) {
-			inodes = append(inodes, e.Inode)
-		}
-		if !reflect.DeepEqual(inodes, tc.inodes) {
-			t.Errorf("listeningAt(%q) = %v, want %v", tc.path, inodes, tc.inodes)
-		}
-	}
-}
-
 func TestParseSocketTypeAcceptsNetworkAndKindNames(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
