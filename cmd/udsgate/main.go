@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/udsgate/udsgate/policy"
 	"github.com/udsgate/udsgate/uds"
 )
 
@@ -105,7 +106,7 @@ func exitCode(err error) int {
 	case errors.As(err, &usage), errors.As(err, &addrErr), errors.As(err, &tooLong),
 		errors.As(err, &noUser), errors.As(err, &noGroup),
 		errors.As(err, &noUserID), errors.As(err, &noGID),
-		errors.Is(err, uds.ErrUnsupported):
+		errors.Is(err, uds.ErrUnsupported), errors.Is(err, policy.ErrInvalidRule):
 		return 2
 	case strings.HasPrefix(err.Error(), "unknown command"),
 		strings.HasPrefix(err.Error(), "unknown flag"):
