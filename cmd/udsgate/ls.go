@@ -55,6 +55,6 @@ ls reads /proc/net/unix: it works on Linux only.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per socket, one per line")
 	cmd.Flags().StringVar(&f.User, "user", "", "only sockets whose file `U` (name or uid) owns")
 	cmd.Flags().StringVar(&f.Path, "path", "", "only sockets whose path or @name starts with `PREFIX`")
-	cmd.Flags().StringVar(&socketType, "type", "", "only sockets of this `type`: unix, unixpacket or unixgram")
+	cmd.Flags().StringVar(&socketType, "type", "", "only sockets of this `TYPE`: unix, unixpacket or unixgram")
 	return cmd
 }
