@@ -70,7 +70,6 @@ type pair struct {
 	deadline  time.Time
 	dead      bool
 	failure   error
-	connectEr bool // failed before it was open: logged already
 	refused   bool // a denied client, read to its end before closing
 }
 
@@ -329,7 +328,7 @@ func (e *engine) admit(cfd int) {
 	}
 	adm := e.g.decide(cred)
 	if !adm.decision.Allow {
-		e.refuse(cfd)
+		e.linger(cfd, e.g.deny)
 		return
 	}
 	bfd, err := unix.Socket(e.bdomain, e.btype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
@@ -378,12 +377,20 @@ func (e *engine) retryConnects() {
 	}
 }
 
-// unreachable ends a pair whose backend could not be reached: the client is
-// closed and the log says why.
+// unreachable ends a pair whose backend could not be reached: the log says
+// why, and the client is closed as a refused one is, so that it reads a
+// clean end rather than a reset.
 func (e *engine) unreachable(p *pair, err error) {
 	e.g.logFailure(p.adm.id, "backend unreachable", fmt.Errorf("connect %s: %w", e.g.backend, err))
-	p.connectEr = true
-	e.teardown(p)
+	p.dead = true
+	for i := range p.ends {
+		if fd := p.ends[i].fd; fd < len(e.ends) && e.ends[fd] == &p.ends[i] {
+			e.ends[fd] = nil
+		}
+	}
+	unix.Close(p.ends[1].fd)
+	e.linger(p.ends[0].fd, nil)
+	e.dead = append(e.dead, p)
 }
 
 // open watches both sockets of a connected pair and moves what is already
@@ -652,7 +659,7 @@ func (e *engine) teardown(p *pair) {
 			closePipe(d.pipe) // not empty: not fit for reuse
 		}
 	}
-	if !p.connectEr && !p.refused {
+	if !p.refused {
 		e.g.logClosed(p.adm, p.dirs[0].bytes, p.dirs[1].bytes, p.failure)
 	}
 	e.dead = append(e.dead, p)
@@ -678,14 +685,15 @@ func (e *engine) closeAll() {
 	e.reap()
 }
 
-// refuse writes the deny message to a refused client and half-closes,
-// then reads what the client sends until it ends or refuseDrainTime passes,
-// and only then closes: closing a Unix socket with unread data makes the
-// peer's next read fail with ECONNRESET, and a client that writes its
-// request first should still read the message and a clean end.
-func (e *engine) refuse(fd int) {
-	if len(e.g.deny) > 0 {
-		unix.Write(fd, e.g.deny) // best effort: the client may be gone already
+// linger writes msg (the deny message, or nothing) to a client that will
+// not be served and half-closes, then reads what the client sends until it
+// ends or refuseDrainTime passes, and only then closes: closing a Unix
+// socket with unread data makes the peer's next read fail with ECONNRESET,
+// and a client that writes its request first should still read the message
+// and a clean end.
+func (e *engine) linger(fd int, msg []byte) {
+	if len(msg) > 0 {
+		unix.Write(fd, msg) // best effort: the client may be gone already
 	}
 	unix.Shutdown(fd, unix.SHUT_WR)
 	if drain(fd, e.copyBuf) {

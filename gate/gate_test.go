@@ -120,8 +120,8 @@ func TestGateBackendDownClosesClientAndKeepsRunning(t *testing.T) {
 			bpath := filepath.Join(dir, "b.sock")
 			g, log := startGate(t, Config{Listen: filepath.Join(dir, "g.sock"), Backend: "unix:" + bpath, noEngine: !engine})
 			got, err := dialAndTalk(t, g.Addr().String(), "anyone?")
-			if got != "" {
-				t.Errorf("answer with the backend down = %q, %v; want nothing", got, err)
+			if got != "" || err != nil {
+				t.Errorf("answer with the backend down = %q, %v; want a clean end and nothing else", got, err)
 			}
 			waitFor(t, "the backend unreachable line", func() bool { return len(log.lines("backend unreachable")) == 1 })
 			if e, _ := log.lines("backend unreachable")[0]["error"].(string); !strings.Contains(e, "no such file") {

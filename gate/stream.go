@@ -79,6 +79,7 @@ func (g *Gate) serveConn(c net.Conn) {
 		b, derr := g.dialBackend()
 		if derr != nil {
 			g.logFailure(a.id, "backend unreachable", derr)
+			refuse(c, nil)
 			return
 		}
 		in, out, err = g.proxy(c, b)
@@ -134,10 +135,11 @@ func copyHalf(dst, src net.Conn) (int64, error) {
 // before its connection is closed.
 const refuseDrainTime = 100 * time.Millisecond
 
-// refuse writes the deny message and closes the connection. It first reads
-// what the peer had already sent: closing a Unix socket with unread data
-// makes the peer's next read fail with ECONNRESET instead of EOF, and it
-// should read the message and then a clean end.
+// refuse writes msg (the deny message, or nothing) to a peer that will not
+// be served, half-closes, and reads what the peer sends until it ends or
+// refuseDrainTime passes, before closing: closing a Unix socket with unread
+// data makes the peer's next read fail with ECONNRESET, and a peer that
+// writes its request first should still read the message and a clean end.
 func refuse(c net.Conn, msg []byte) {
 	if len(msg) > 0 {
 		c.SetWriteDeadline(time.Now().Add(refuseDrainTime))

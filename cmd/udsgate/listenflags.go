@@ -30,6 +30,9 @@ func (f *listenFlags) config() (uds.ListenConfig, error) {
 		if err != nil || m > 0o777 {
 			return lc, usageErrorf("--mode %q: want octal permission bits such as 0660", f.mode)
 		}
+		if m == 0 {
+			return lc, usageErrorf("--mode %q: nobody, not even the owner, could connect", f.mode)
+		}
 		lc.Mode = os.FileMode(m)
 	}
 	return lc, nil
