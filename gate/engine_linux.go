@@ -1,9 +1,11 @@
 package gate
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -26,6 +28,7 @@ const hasEngine = true
 // goroutine: only its two descriptors and a few hundred bytes of state.
 // Seqpacket directions copy through one buffer per loop, message by message.
 const (
+	maxLoops        = 4
 	pipeSize        = 1 << 20 // asked of F_SETPIPE_SZ; the kernel may give less
 	copyBufSize     = 256 << 10
 	maxIdlePipes    = 16
@@ -63,14 +66,14 @@ type pipe struct{ r, w int }
 
 // pair is one allowed connection: the client and the backend.
 type pair struct {
-	adm       admission
-	ends      [2]end // 0: client, 1: backend
-	dirs      [2]dir // 0: client -> backend, 1: backend -> client
-	open      bool   // backend connected and both sides watched
-	deadline  time.Time
-	dead      bool
-	failure   error
-	refused   bool // a denied client, read to its end before closing
+	adm      admission
+	ends     [2]end // 0: client, 1: backend
+	dirs     [2]dir // 0: client -> backend, 1: backend -> client
+	open     bool   // backend connected and both sides watched
+	deadline time.Time
+	dead     bool
+	failure  error
+	refused  bool // a denied client, read to its end before closing
 }
 
 // end is the epoll cookie of one socket of a pair. Its generation, kept
@@ -96,28 +99,53 @@ type dir struct {
 	bytes    int64
 }
 
+// serveEngine runs one engine loop per CPU (at most maxLoops), each with
+// its own epoll set. All of them watch the listener with EPOLLEXCLUSIVE,
+// so a new connection wakes one loop, which then owns it to the end.
 func (g *Gate) serveEngine() error {
-	e, err := newEngine(g)
-	if err != nil {
-		return err
+	n := min(runtime.GOMAXPROCS(0), maxLoops)
+	if g.loops > 0 {
+		n = g.loops
+	}
+	engines := make([]*engine, 0, n)
+	for range n {
+		e, err := newEngine(g)
+		if err != nil {
+			for _, e := range engines {
+				e.close()
+			}
+			return err
+		}
+		engines = append(engines, e)
 	}
 	g.mu.Lock()
 	select {
 	case <-g.closed:
 		g.mu.Unlock()
-		e.close()
+		for _, e := range engines {
+			e.close()
+		}
 		return nil
 	default:
 	}
-	g.conns[e] = struct{}{} // Close wakes the engine through e.Close
+	for _, e := range engines {
+		g.conns[e] = struct{}{} // Close wakes the engine through e.Close
+	}
 	g.mu.Unlock()
-	defer g.untrack(e)
 
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	err = e.run()
-	e.close()
-	return err
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, e := range engines {
+		wg.Go(func() {
+			defer g.untrack(e)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			errs[i] = e.run()
+			e.close()
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func newEngine(g *Gate) (*engine, error) {
@@ -191,7 +219,14 @@ func (e *engine) setupPoll() error {
 	if err := e.watch(e.wakefd, unix.EPOLLIN); err != nil {
 		return err
 	}
-	return e.watch(e.lfd, unix.EPOLLIN) // level-triggered: acceptAll may stop early
+	return e.watchListener()
+}
+
+// watchListener watches the listener level-triggered (acceptAll may stop
+// before the queue is empty) and exclusively: one loop wakes per
+// connection, not all of them.
+func (e *engine) watchListener() error {
+	return e.watch(e.lfd, unix.EPOLLIN|unix.EPOLLEXCLUSIVE)
 }
 
 func (e *engine) watch(fd int, events uint32) error {
@@ -301,7 +336,7 @@ func (e *engine) resumeAccepting() {
 		return
 	}
 	e.paused = time.Time{}
-	if err := e.watch(e.lfd, unix.EPOLLIN); err != nil {
+	if err := e.watchListener(); err != nil {
 		e.g.logFailure(0, "accept", err)
 	}
 }

@@ -42,6 +42,7 @@ type Config struct {
 	Logger *slog.Logger
 
 	noEngine bool // tests: serve streams with goroutines even on Linux
+	loops    int  // engine loops; 0 picks one per CPU
 }
 
 // Gate is a listening gate. Make one with Listen, run it with Serve.
@@ -53,6 +54,7 @@ type Gate struct {
 	log     *slog.Logger
 
 	noEngine bool
+	loops    int
 
 	ln *uds.Listener   // stream gates
 	pc *uds.PacketConn // datagram gates
@@ -95,6 +97,7 @@ func Listen(ctx context.Context, cfg Config) (*Gate, error) {
 		closed:   make(chan struct{}),
 		conns:    make(map[io.Closer]struct{}),
 		noEngine: cfg.noEngine,
+		loops:    cfg.loops,
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if cfg.DenyMessage != nil {
