@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -386,5 +387,80 @@ func TestGateDatagrams(t *testing.T) {
 	res = runClientAs(t, &syscall.Credential{Uid: 65534, Gid: 65534}, g.Addr().String(), "stranger")
 	if res.err != nil || res.out != DefaultDenyMessage {
 		t.Errorf("stranger: %q, %v; want the deny message", res.out, res.err)
+	}
+}
+
+// TestGatePassesBackendHalfClose: a backend that says its piece and
+// half-closes first still gets the client's whole answer, and the client
+// sees the end of the backend's stream while it is still writing.
+func TestGatePassesBackendHalfClose(t *testing.T) {
+	for _, engine := range []bool{true, false} {
+		t.Run(fmt.Sprintf("engine=%v", engine), func(t *testing.T) {
+			dir := t.TempDir()
+			bln, err := uds.Listen(context.Background(), filepath.Join(dir, "b.sock"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bln.Close()
+			got := make(chan string, 1)
+			go func() {
+				c, err := bln.Accept()
+				if err != nil {
+					got <- err.Error()
+					return
+				}
+				defer c.Close()
+				io.WriteString(c, "greeting")
+				c.(*net.UnixConn).CloseWrite()
+				data, _ := io.ReadAll(c)
+				got <- string(data)
+			}()
+			g, _ := startGate(t, Config{Listen: filepath.Join(dir, "g.sock"), Backend: "unix:" + bln.Address().Path(), noEngine: !engine})
+			c, err := uds.Dial(context.Background(), g.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			greeting, err := io.ReadAll(c)
+			if string(greeting) != "greeting" || err != nil {
+				t.Fatalf("client read %q, %v; want the greeting and EOF", greeting, err)
+			}
+			payload := strings.Repeat("x", 1<<20) // more than fits in the socket buffers
+			if _, err := io.WriteString(c, payload); err != nil {
+				t.Fatal(err)
+			}
+			c.(*net.UnixConn).CloseWrite()
+			if b := <-got; b != payload {
+				t.Errorf("backend got %d bytes, want %d", len(b), len(payload))
+			}
+		})
+	}
+}
+
+// TestGateDatagramBuiltins: a unixgram gate answers each allowed datagram
+// itself with the echo and whoami built-ins.
+func TestGateDatagramBuiltins(t *testing.T) {
+	for _, tc := range []struct{ backend, want string }{
+		{"echo", "ping"},
+		{"whoami", `"decision":"allow"`},
+	} {
+		t.Run(tc.backend, func(t *testing.T) {
+			g, _ := startGate(t, Config{Listen: "unixgram:" + filepath.Join(t.TempDir(), "g.sock"), Backend: tc.backend})
+			c, err := uds.Dial(context.Background(), g.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Write([]byte("ping")); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 4096)
+			n, err := c.Read(buf)
+			if err != nil || !strings.Contains(string(buf[:n]), tc.want) {
+				t.Errorf("reply %q, %v; want it to contain %s", buf[:n], err, tc.want)
+			}
+		})
 	}
 }
