@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/udsgate/udsgate/uds"
 )
 
 // Kind is what a path names, as Lstat sees it.
@@ -390,7 +392,7 @@ func Clean(ctx context.Context, path string) (Result, error) {
 	if r.Kind != KindSocket || r.State != StateStale {
 		return r, nil
 	}
-	unlock, err := lockDir(filepath.Dir(path))
+	unlock, err := uds.LockDir(filepath.Dir(path))
 	if err != nil {
 		return r, fmt.Errorf("clean %s: %w", path, err)
 	}

@@ -27,7 +27,3 @@ func connectOutcome(err error) outcome {
 	}
 	return outcomeOther
 }
-
-// lockDir does nothing: without flock(2) Clean cannot serialize with uds
-// listeners, and relies on its same-file check alone.
-func lockDir(string) (func(), error) { return func() {}, nil }

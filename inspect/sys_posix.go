@@ -4,7 +4,6 @@ package inspect
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"syscall"
 
@@ -57,26 +56,4 @@ func connectOutcome(err error) outcome {
 		return outcomeGone
 	}
 	return outcomeOther
-}
-
-// lockDir takes the exclusive flock(2) on dir that uds holds while it
-// checks, clears and binds a socket path, so that Clean cannot remove a
-// socket that a uds listener is binding at that moment. Closing the
-// descriptor releases the lock.
-func lockDir(dir string) (unlock func(), err error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("lock directory %s: %w", dir, err)
-	}
-	for {
-		err = unix.Flock(fd, unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("lock directory %s: %w", dir, err)
-	}
-	return func() { unix.Close(fd) }, nil
 }

@@ -204,7 +204,7 @@ func (lc *ListenConfig) listen(ctx context.Context, a Addr, doBind func(*net.Lis
 	if err := checkDir(dir); err != nil {
 		return err
 	}
-	unlock, err := lockDir(dir)
+	unlock, err := LockDir(dir)
 	if err != nil {
 		return err
 	}
@@ -340,7 +340,7 @@ func (f *ownedFile) remove() error {
 		return nil
 	}
 	f.once.Do(func() {
-		unlock, err := lockDir(filepath.Dir(f.path))
+		unlock, err := LockDir(filepath.Dir(f.path))
 		if errors.Is(err, fs.ErrNotExist) {
 			return // the directory is gone, and the file with it
 		}

@@ -30,9 +30,13 @@ func fchmodBeforeBind(mode os.FileMode) func(network, address string, c syscall.
 	}
 }
 
-// lockDir takes an exclusive flock(2) on dir and returns its release. flock
-// on a directory needs no lock file, so nothing is left behind.
-func lockDir(dir string) (unlock func(), err error) {
+// LockDir takes the exclusive flock(2) on dir under which Listen checks,
+// clears and binds a socket path, and Close removes one, and returns its
+// release. Another program that removes socket files in dir (a cleaner)
+// takes it too, so that it cannot remove a socket being bound. flock on a
+// directory needs no lock file, so nothing is left behind; it needs read
+// permission on dir.
+func LockDir(dir string) (unlock func(), err error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("lock directory %s: %w", dir, err)

@@ -14,6 +14,7 @@ func fchmodBeforeBind(os.FileMode) func(network, address string, c syscall.RawCo
 	return nil
 }
 
-func lockDir(string) (func(), error) { return func() {}, nil }
+// LockDir does nothing on Windows, which has no flock(2).
+func LockDir(string) (func(), error) { return func() {}, nil }
 
 func isLiveErr(error) bool { return false }
