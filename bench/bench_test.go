@@ -493,3 +493,34 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("ParseMode(throughput) = %q, %v", m, err)
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"4", 4, true},
+		{"0", 0, true},
+		{"64KiB", 64 << 10, true},
+		{"64k", 64 << 10, true},
+		{"1M", 1 << 20, true},
+		{"1GiB", 1 << 30, true},
+		{"12B", 12, true},
+		{"", 0, false},
+		{"-1", 0, false},
+		{"1.5M", 0, false},
+		{"4 KiB", 0, false},
+		{"4TiB", 0, false},
+		{"KiB", 0, false},
+		{"99999999999G", 0, false},
+	} {
+		got, err := ParseSize(c.in)
+		if c.ok && (err != nil || got != c.want) {
+			t.Errorf("ParseSize(%q) = %d, %v, want %d", c.in, got, err, c.want)
+		}
+		if !c.ok && !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("ParseSize(%q) = %d, %v, want ErrInvalidConfig", c.in, got, err)
+		}
+	}
+}

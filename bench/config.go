@@ -3,6 +3,10 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode"
 	"time"
 )
 
@@ -143,4 +147,18 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: negative warm-up, timeout or progress interval", ErrInvalidConfig)
 	}
 	return c, nil
+}
+
+// ParseSize reads a byte count: a whole number with an optional unit, B,
+// K or KiB (1024), M or MiB, G or GiB ("4", "64KiB", "1G"). Anything else,
+// or a negative number, is an error wrapping ErrInvalidConfig.
+func ParseSize(s string) (int64, error) {
+	num := strings.TrimRightFunc(s, unicode.IsLetter)
+	unit := strings.ToLower(s[len(num):])
+	shift, ok := map[string]uint{"": 0, "b": 0, "k": 10, "kib": 10, "m": 20, "mib": 20, "g": 30, "gib": 30}[unit]
+	n, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil || n < 0 || n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("%w: size %q: want a number of bytes such as 4, 64KiB or 1GiB", ErrInvalidConfig, s)
+	}
+	return n << shift, nil
 }
