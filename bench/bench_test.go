@@ -396,36 +396,21 @@ func TestProgressReportsGrowingFigures(t *testing.T) {
 }
 
 func TestCompareAlternatesRounds(t *testing.T) {
-	a := startServer(t, uds.Unix, echoServer, nil)
-	b := startServer(t, uds.Unix, echoServer, func(int64) time.Duration { return time.Millisecond })
+	var tr trace
+	a := startTracedServer(t, uds.Unix, echoServer, nil, &tr)
+	b := startTracedServer(t, uds.Unix, echoServer, func(int64) time.Duration { return time.Millisecond }, &tr)
 
-	var mu sync.Mutex
-	var order []string
-	seen := func(p Progress) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(order) == 0 || order[len(order)-1] != p.Address {
-			order = append(order, p.Address)
-		}
-	}
-	c, err := Compare(context.Background(), a.addr, b.addr, Config{
-		Mode: Latency, Duration: 200 * time.Millisecond, ProgressEvery: 5 * time.Millisecond, Progress: seen,
-	}, 4)
+	c, err := Compare(context.Background(), a.addr, b.addr, Config{Mode: Latency, Duration: 200 * time.Millisecond}, 4)
 	if err != nil {
 		t.Fatal(err)
+	}
+	want := []string{a.addr, b.addr, a.addr, b.addr, a.addr, b.addr, a.addr, b.addr}
+	if tr.String() != fmt.Sprint(want) {
+		t.Fatalf("rounds ran in the order %v, want %v", tr.String(), want)
 	}
 	// One connection per address per round.
 	if a.accepts.Load() != 4 || b.accepts.Load() != 4 {
 		t.Errorf("accepts %d and %d, want 4 each", a.accepts.Load(), b.accepts.Load())
-	}
-	want := []string{a.addr, b.addr, a.addr, b.addr, a.addr, b.addr, a.addr, b.addr}
-	if len(order) != len(want) {
-		t.Fatalf("rounds ran in the order %v, want %v", order, want)
-	}
-	for i := range want {
-		if order[i] != want[i] {
-			t.Fatalf("rounds ran in the order %v, want %v", order, want)
-		}
 	}
 	if c.A.Ops != a.messages.Load() || c.B.Ops != b.messages.Load() {
 		t.Errorf("results count %d and %d round trips, servers answered %d and %d",
@@ -521,6 +506,29 @@ func TestParseSize(t *testing.T) {
 		}
 		if !c.ok && !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("ParseSize(%q) = %d, %v, want ErrInvalidConfig", c.in, got, err)
+		}
+	}
+}
+
+func TestAlternateVisitsEveryAddressEachRound(t *testing.T) {
+	var tr trace
+	servers := []*testServer{
+		startTracedServer(t, uds.Unix, echoServer, nil, &tr),
+		startTracedServer(t, uds.UnixPacket, echoServer, nil, &tr),
+		startTracedServer(t, uds.UnixGram, echoServer, nil, &tr),
+	}
+	addrs := []string{servers[0].addr, servers[1].addr, servers[2].addr}
+	rs, err := Alternate(context.Background(), addrs, Config{Mode: Connect, Size: 4, Duration: 90 * time.Millisecond}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprint(append(append(addrs[:3:3], addrs...), addrs...))
+	if tr.String() != want {
+		t.Errorf("ran\n%v\nwant\n%v", tr.String(), want)
+	}
+	for i, r := range rs {
+		if r.Address != addrs[i] || r.Ops == 0 || r.Ops != servers[i].messages.Load() {
+			t.Errorf("result %d: %s, %d connections; server %d answered %d", i, r.Address, r.Ops, i, servers[i].messages.Load())
 		}
 	}
 }

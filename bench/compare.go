@@ -2,8 +2,11 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/udsgate/udsgate/uds"
 )
 
 // DefaultRounds is the number of rounds per address Compare runs when asked
@@ -35,50 +38,19 @@ type Comparison struct {
 // results add up all rounds of an address; Progress reports say which
 // address and round is running.
 //
-// Errors are those of Run; a cancelled ctx returns both partial results with
-// ctx.Err().
+// Errors are those of Alternate.
 func Compare(ctx context.Context, a, b string, cfg Config, rounds int) (*Comparison, error) {
 	if rounds == 0 {
 		rounds = DefaultRounds
 	}
-	if rounds < 0 {
-		return nil, fmt.Errorf("%w: %d rounds", ErrInvalidConfig, rounds)
-	}
-	addrA, cfgA, err := prepare(a, cfg)
-	if err != nil {
+	rs, err := Alternate(ctx, []string{a, b}, cfg, rounds)
+	if rs == nil {
 		return nil, err
 	}
-	addrB, _, err := prepare(b, cfg)
-	if err != nil {
-		return nil, err
-	}
-	per := cfgA
-	per.Duration = cfgA.Duration / time.Duration(rounds)
-	if cfgA.Bytes > 0 {
-		per.Bytes = cfgA.Bytes / int64(rounds)
-	}
-	if per.Duration <= 0 || (cfgA.Bytes > 0 && per.Bytes < int64(per.Conns)) {
-		return nil, fmt.Errorf("%w: too little to split into %d rounds", ErrInvalidConfig, rounds)
-	}
-	ta, tb := newTally(cfg.Mode), newTally(cfg.Mode)
-	var errA, errB error
-	for i := 1; i <= rounds && errA == nil && errB == nil; i++ {
-		errA = runRound(ctx, addrA, per, ta, progressInfo{address: a, round: i, rounds: rounds})
-		if errA == nil {
-			errB = runRound(ctx, addrB, per, tb, progressInfo{address: b, round: i, rounds: rounds})
-		}
-	}
-	ra, errA := finish(ctx, a, cfgA, ta, errA)
-	rb, errB := finish(ctx, b, cfgA, tb, errB)
-	if ra == nil || rb == nil {
-		if errA != nil {
-			return nil, errA
-		}
-		return nil, errB
-	}
+	ra, rb := rs[0], rs[1]
 	c := &Comparison{A: ra, B: rb, Rounds: rounds}
 	rateA, rateB := ra.OpsPerSec, rb.OpsPerSec
-	if cfgA.Mode == Throughput {
+	if ra.Mode == Throughput {
 		rateA, rateB = ra.BytesPerSec, rb.BytesPerSec
 	}
 	c.RateRatio = ratio(rateB, rateA)
@@ -86,10 +58,65 @@ func Compare(ctx context.Context, a, b string, cfg Config, rounds int) (*Compari
 		c.P50Ratio = ratio(float64(rb.Latency.P50), float64(ra.Latency.P50))
 		c.P99Ratio = ratio(float64(rb.Latency.P99), float64(ra.Latency.P99))
 	}
-	if errA != nil {
-		return c, errA
+	return c, err
+}
+
+// Alternate measures each address as cfg says, in rounds: round 1 measures
+// every address in the order given, then round 2, and so on, so that noise
+// on the machine hits all alike. Each round measures one address for
+// cfg.Duration/rounds, or writes cfg.Bytes/rounds in throughput mode with a
+// byte count, on fresh connections, after cfg.Warmup. The results, one per
+// address in the order given, add up all rounds of that address.
+//
+// Errors are those of Run, for the first address that failed; nothing is
+// returned then. A cancelled ctx returns the partial results with ctx.Err().
+// Fewer than one round, or a duration or byte count too small to split, is
+// an error wrapping ErrInvalidConfig.
+func Alternate(ctx context.Context, addrs []string, cfg Config, rounds int) ([]*Result, error) {
+	if rounds < 1 {
+		return nil, fmt.Errorf("%w: %d rounds", ErrInvalidConfig, rounds)
 	}
-	return c, errB
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	parsed := make([]uds.Addr, len(addrs))
+	for i, a := range addrs {
+		if parsed[i], err = uds.ParseAddr(a); err != nil {
+			return nil, err
+		}
+	}
+	per := cfg
+	per.Duration = cfg.Duration / time.Duration(rounds)
+	if cfg.Bytes > 0 {
+		per.Bytes = cfg.Bytes / int64(rounds)
+	}
+	if per.Duration <= 0 || (cfg.Bytes > 0 && per.Bytes < int64(per.Conns)) {
+		return nil, fmt.Errorf("%w: too little to split into %d rounds", ErrInvalidConfig, rounds)
+	}
+	tallies := make([]*tally, len(addrs))
+	for i := range tallies {
+		tallies[i] = newTally(cfg.Mode)
+	}
+	failed, err := -1, error(nil)
+	for round := 1; round <= rounds && err == nil; round++ {
+		for i, a := range parsed {
+			info := progressInfo{address: addrs[i], round: round, rounds: rounds}
+			if err = runRound(ctx, a, per, tallies[i], info); err != nil {
+				failed = i
+				break
+			}
+		}
+	}
+	if err != nil && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
+		_, err = finish(ctx, addrs[failed], cfg, tallies[failed], err)
+		return nil, err
+	}
+	results := make([]*Result, len(addrs))
+	for i, t := range tallies {
+		results[i] = t.result(addrs[i], cfg)
+	}
+	return results, err
 }
 
 func ratio(x, y float64) float64 {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -22,7 +23,8 @@ type testServer struct {
 	messages atomic.Int64 // reads (one per message on message sockets)
 	bytes    atomic.Int64 // bytes received
 
-	done chan struct{} // closed when the server stops
+	done  chan struct{} // closed when the server stops
+	trace *trace        // if set, every message is noted there
 
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
@@ -57,8 +59,35 @@ func sockDir(t *testing.T) string {
 // the i-th message (from 0). The server stops when the test ends.
 func startServer(t *testing.T, network string, kind serverKind, delay func(i int64) time.Duration) *testServer {
 	t.Helper()
+	return startTracedServer(t, network, kind, delay, nil)
+}
+
+// trace is the order in which messages reached a set of servers, with
+// repeats of the same server folded into one entry.
+type trace struct {
+	mu    sync.Mutex
+	addrs []string
+}
+
+func (tr *trace) note(addr string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if n := len(tr.addrs); n == 0 || tr.addrs[n-1] != addr {
+		tr.addrs = append(tr.addrs, addr)
+	}
+}
+
+func (tr *trace) String() string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return fmt.Sprint(tr.addrs)
+}
+
+// startTracedServer is startServer noting each message in tr.
+func startTracedServer(t *testing.T, network string, kind serverKind, delay func(i int64) time.Duration, tr *trace) *testServer {
+	t.Helper()
 	ctx := context.Background()
-	s := &testServer{addr: network + ":" + filepath.Join(sockDir(t), "s.sock"), conns: map[net.Conn]bool{}, done: make(chan struct{})}
+	s := &testServer{addr: network + ":" + filepath.Join(sockDir(t), "s.sock"), conns: map[net.Conn]bool{}, done: make(chan struct{}), trace: tr}
 	if network == uds.UnixGram {
 		pc, err := uds.ListenPacket(ctx, s.addr)
 		if err != nil {
@@ -129,6 +158,7 @@ func (s *testServer) serveConn(c net.Conn, kind serverKind, delay func(int64) ti
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
+			s.noteMessage()
 			i := s.messages.Add(1) - 1
 			s.bytes.Add(int64(n))
 			if delay != nil {
@@ -158,6 +188,7 @@ func (s *testServer) serveDatagrams(pc *uds.PacketConn, kind serverKind, delay f
 		if err != nil {
 			return
 		}
+		s.noteMessage()
 		i := s.messages.Add(1) - 1
 		s.bytes.Add(int64(n))
 		if delay != nil {
@@ -168,6 +199,12 @@ func (s *testServer) serveDatagrams(pc *uds.PacketConn, kind serverKind, delay f
 			// business.
 			_, _ = pc.WriteTo(buf[:n], from)
 		}
+	}
+}
+
+func (s *testServer) noteMessage() {
+	if s.trace != nil {
+		s.trace.note(s.addr)
 	}
 }
 
