@@ -48,6 +48,14 @@ func latencyChart(path, title string, series []chartSeries) error {
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.Legend.TextStyle.Font.Size = vg.Points(10)
+	// A log scale has no room for zero: a series without samples is left out.
+	var drawn []chartSeries
+	for _, s := range series {
+		if s.res.Percentile(chartPercentiles[0]) > 0 {
+			drawn = append(drawn, s)
+		}
+	}
+	series = drawn
 	for i, s := range series {
 		pts := make(plotter.XYs, len(chartPercentiles))
 		for j, q := range chartPercentiles {

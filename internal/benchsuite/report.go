@@ -128,10 +128,10 @@ func (r *report) transportTable(b *strings.Builder) {
 			fmt.Fprintf(b, "| %s | failed: %s |||||\n", t.name, oneLine(t.err))
 			continue
 		}
-		d := t.res.Latency
+		d, bd := t.res.Latency, base.Latency
 		fmt.Fprintf(b, "| %s | %s | %.2f | %s | %.2f | %.2f | %s |\n", t.name,
-			withRatio(us(d.P50), us(base.Latency.P50), "%.2f"), us(d.P90),
-			withRatio(us(d.P99), us(base.Latency.P99), "%.2f"), us(d.P999), us(d.Max),
+			withRatio(us(d.P50), us(bd.P50), "%.2f"), us(d.P90),
+			withRatio(us(d.P99), us(bd.P99), "%.2f"), us(d.P999), us(d.Max),
 			withRatio(t.res.OpsPerSec, base.OpsPerSec, "%.0f"))
 	}
 	fmt.Fprintf(b, "\n![Latency percentiles per transport](%s)\n\n", transportChart)
