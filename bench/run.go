@@ -226,7 +226,11 @@ func runRound(ctx context.Context, a uds.Addr, cfg Config, t *tally, info progre
 	close(done)
 	mwg.Wait()
 
-	// Sum up.
+	// Sum up. A cancellation from now on changes nothing: the round is over.
+	stopAfter()
+	r.errMu.Lock()
+	err := r.err
+	r.errMu.Unlock()
 	var last time.Time
 	var ops int64
 	for _, s := range r.slots {
@@ -243,7 +247,7 @@ func runRound(ctx context.Context, a uds.Addr, cfg Config, t *tally, info progre
 		t.bytes += ops * int64(cfg.Size)
 		t.bytesRead += ops * int64(cfg.Size)
 	}
-	if r.err != nil && ops == 0 {
+	if err != nil && ops == 0 {
 		// Stopped before anything was counted: the time spent still counts
 		// toward a partial result.
 		last = time.Now()
@@ -251,7 +255,7 @@ func runRound(ctx context.Context, a uds.Addr, cfg Config, t *tally, info progre
 	if last.After(r.start) {
 		t.elapsed += last.Sub(r.start)
 	}
-	return r.err
+	return err
 }
 
 // monitor reports progress and fails operations that take longer than the
