@@ -11,7 +11,7 @@
 // path per message, with the credentials that arrive with each datagram.
 //
 // On Linux, stream gates in front of a socket backend move bytes in an
-// epoll loop on a locked OS thread with splice(2): no goroutine, buffer or
+// epoll loop with splice(2): no goroutine, buffer or
 // pipe is held by an idle connection, only its two descriptors. Elsewhere,
 // and for the built-in backends, each connection is served by goroutines.
 //
