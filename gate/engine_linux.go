@@ -460,13 +460,19 @@ func (e *engine) unreachable(p *pair, err error) {
 	e.dead = append(e.dead, p)
 }
 
-// open watches both sockets of a connected pair and moves what is already
-// waiting: the client may have written before the backend answered.
+// open watches both sockets of a connected pair. A socket added to an
+// edge-triggered epoll set reports at once what it is ready for
+// (ep_insert in fs/eventpoll.c), so bytes the client sent before the
+// backend answered arrive as the first event and need no read here. Only a
+// backend watched already, while its TCP connect was in progress, may hold
+// an edge that was spent on that event: its direction is pumped now.
 func (e *engine) open(p *pair) {
 	p.open = true
+	watched := false
 	for i := range p.ends {
-		if e.ends != nil && p.ends[i].fd < len(e.ends) && e.ends[p.ends[i].fd] == &p.ends[i] {
-			continue // the backend is watched already (TCP connect in progress)
+		if fd := p.ends[i].fd; fd < len(e.ends) && e.ends[fd] == &p.ends[i] {
+			watched = true
+			continue
 		}
 		e.track(&p.ends[i])
 		if err := e.watchGen(p.ends[i].fd, sockEvents, p.ends[i].gen); err != nil {
@@ -474,11 +480,9 @@ func (e *engine) open(p *pair) {
 			return
 		}
 	}
-	err := e.pump(&p.dirs[0])
-	if err == nil {
-		err = e.pump(&p.dirs[1])
+	if watched {
+		e.afterPump(p, e.pump(&p.dirs[1]))
 	}
-	e.afterPump(p, err)
 }
 
 func (e *engine) track(en *end) {
