@@ -239,7 +239,7 @@ func (g *Gate) logClosed(a admission, bytesIn, bytesOut int64, err error) {
 	g.log.LogAttrs(context.Background(), slog.LevelInfo, "closed", attrs...)
 }
 
-// logRefused writes why a peer that was allowed could not be served: the
+// logFailure writes why a peer that was allowed could not be served: the
 // backend is down, or its credentials could not be read.
 func (g *Gate) logFailure(id uint64, msg string, err error) {
 	g.log.LogAttrs(context.Background(), slog.LevelError, msg,

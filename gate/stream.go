@@ -63,14 +63,14 @@ func (g *Gate) serveConn(c net.Conn) {
 	}
 	a := g.decide(cred)
 	if !a.decision.Allow {
-		refuse(c, g.deny)
+		endWith(c, g.deny)
 		return
 	}
 	var in, out int64
 	switch g.backend.Builtin {
 	case BuiltinWhoami:
-		n, werr := c.Write(whoamiLine(a))
-		out, err = int64(n), werr
+		line := whoamiLine(a)
+		out, err = int64(len(line)), endWith(c, line)
 	case BuiltinEcho:
 		cc := &countingConn{Conn: c}
 		err = echo.ServeConn(g.ctx, cc)
@@ -79,7 +79,7 @@ func (g *Gate) serveConn(c net.Conn) {
 		b, derr := g.dialBackend()
 		if derr != nil {
 			g.logFailure(a.id, "backend unreachable", derr)
-			refuse(c, nil)
+			endWith(c, nil)
 			return
 		}
 		in, out, err = g.proxy(c, b)
@@ -135,22 +135,25 @@ func copyHalf(dst, src net.Conn) (int64, error) {
 // before its connection is closed.
 const refuseDrainTime = 100 * time.Millisecond
 
-// refuse writes msg (the deny message, or nothing) to a peer that will not
-// be served, half-closes, and reads what the peer sends until it ends or
-// refuseDrainTime passes, before closing: closing a Unix socket with unread
-// data makes the peer's next read fail with ECONNRESET, and a peer that
-// writes its request first should still read the message and a clean end.
-func refuse(c net.Conn, msg []byte) {
+// endWith writes msg (the deny message, the whoami line, or nothing) to a
+// peer that gets nothing more, half-closes, and reads what the peer sends
+// until it ends or refuseDrainTime passes, before closing: closing a Unix
+// socket with unread data makes the peer's next read fail with ECONNRESET,
+// and a peer that writes its request first should still read the message
+// and a clean end. It returns the error of writing msg.
+func endWith(c net.Conn, msg []byte) error {
+	var err error
 	if len(msg) > 0 {
 		c.SetWriteDeadline(time.Now().Add(refuseDrainTime))
-		c.Write(msg) // best effort: the peer may be gone already
+		_, err = c.Write(msg)
 	}
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
 	c.SetReadDeadline(time.Now().Add(refuseDrainTime))
-	io.Copy(io.Discard, io.LimitReader(c, 1<<20))
+	io.Copy(io.Discard, io.LimitReader(c, 1<<20)) // what the peer sent is not ours to read
 	c.Close()
+	return err
 }
 
 // countingConn counts the bytes of a connection served by a built-in.
