@@ -94,6 +94,7 @@ type dir struct {
 	hasPipe  bool
 	pending  int    // splice: bytes in the pipe
 	buf      []byte // copy: unsent bytes
+	bulk     bool   // splice: the last read was bulkThreshold or more
 	blocked  bool   // dst said EAGAIN: wait for EPOLLOUT on it
 	eof      bool   // src reached EOF
 	done     bool   // EOF passed on with shutdown(dst, SHUT_WR)
@@ -555,89 +556,38 @@ func (e *engine) fail(p *pair, err error) {
 
 // pump moves bytes along d until its source or destination says EAGAIN, or
 // the source ends; then it passes the end on. Errors end the pair.
+//
+// Small transfers are copied through the loop's buffer: for a few bytes,
+// read and write cost less than splicing through a pipe (the reference
+// relay's copy mode answers round trips about 5% faster than its splice
+// mode here). A read of bulkThreshold or more means bulk: the direction
+// then splices, with no copy through user space, until a splice moves less
+// than that. Seqpacket directions always copy: splice would lose the
+// message boundaries.
 func (e *engine) pump(d *dir) error {
 	if d.done {
 		return nil
 	}
-	if e.splice {
-		return e.pumpSplice(d)
-	}
-	return e.pumpCopy(d)
-}
-
-const spliceFlags = unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
-
-func (e *engine) pumpSplice(d *dir) error {
 	for {
-		for d.pending > 0 {
-			n, err := unix.Splice(d.pipe.r, nil, d.dst, nil, d.pending, spliceFlags)
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				d.blocked = true
-				return nil // the pipe stays with d until dst drains it
-			case err != nil:
-				return err
-			}
-			d.pending -= int(n)
-			d.bytes += n
-		}
-		if d.hasPipe {
-			e.putPipe(d.pipe)
-			d.hasPipe = false
+		if blocked, err := e.flush(d); blocked || err != nil {
+			return err
 		}
 		if d.eof {
 			return e.passEOF(d)
 		}
-		p, err := e.getPipe()
-		if err != nil {
-			return err
-		}
-		n, err := unix.Splice(d.src, nil, p.w, nil, e.pipeCap, spliceFlags)
-		switch {
-		case err == unix.EINTR:
-			e.putPipe(p)
-			continue
-		case err == unix.EAGAIN:
-			e.putPipe(p)
-			return nil
-		case err != nil:
-			e.putPipe(p)
-			return err
-		case n == 0:
-			e.putPipe(p)
-			d.eof = true
-		default:
-			d.pipe, d.hasPipe, d.pending = p, true, int(n)
-		}
-	}
-}
-
-func (e *engine) pumpCopy(d *dir) error {
-	for {
-		for len(d.buf) > 0 {
-			n, err := unix.Write(d.dst, d.buf)
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				d.blocked = true
-				return nil
-			case err != nil:
-				return err
+		var n int
+		var err error
+		if d.bulk {
+			n, err = e.spliceIn(d)
+			if n > 0 {
+				d.bulk = n >= bulkThreshold
 			}
-			d.buf = d.buf[n:]
-			d.bytes += int64(n)
+		} else {
+			n, err = e.copyOnce(d)
+			d.bulk = e.splice && n >= bulkThreshold
 		}
-		d.buf = nil
-		if d.eof {
-			return e.passEOF(d)
-		}
-		n, err := unix.Read(d.src, e.copyBuf)
 		switch {
 		case err == unix.EINTR:
-			continue
 		case err == unix.EAGAIN:
 			return nil
 		case err != nil:
@@ -646,20 +596,89 @@ func (e *engine) pumpCopy(d *dir) error {
 			// For seqpacket an empty message reads as 0 too; it is taken
 			// for the end, as read(2) cannot tell the two apart.
 			d.eof = true
-			continue
-		}
-		w, err := unix.Write(d.dst, e.copyBuf[:n])
-		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
-			return err
-		}
-		w = max(w, 0)
-		d.bytes += int64(w)
-		if w < n {
-			// Keep what dst did not take; only a blocked direction holds
-			// a buffer of its own.
-			d.buf = append([]byte(nil), e.copyBuf[w:n]...)
 		}
 	}
+}
+
+const (
+	spliceFlags   = unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
+	bulkThreshold = 64 << 10
+)
+
+// flush writes what d holds from an earlier move: bytes in its pipe or in
+// its buffer. It reports blocked when dst cannot take them all now; d then
+// waits for EPOLLOUT on dst. An emptied pipe goes back to the pool.
+func (e *engine) flush(d *dir) (blocked bool, err error) {
+	for d.pending > 0 {
+		n, err := unix.Splice(d.pipe.r, nil, d.dst, nil, d.pending, spliceFlags)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			d.blocked = true
+			return true, nil // the pipe stays with d until dst drains it
+		case err != nil:
+			return false, err
+		}
+		d.pending -= int(n)
+		d.bytes += n
+	}
+	if d.hasPipe {
+		e.putPipe(d.pipe)
+		d.hasPipe = false
+	}
+	for len(d.buf) > 0 {
+		n, err := unix.Write(d.dst, d.buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			d.blocked = true
+			return true, nil
+		case err != nil:
+			return false, err
+		}
+		d.buf = d.buf[n:]
+		d.bytes += int64(n)
+	}
+	d.buf = nil
+	return false, nil
+}
+
+// spliceIn moves up to a pipe's worth from src into a pipe of the pool,
+// left with d for flush to write out.
+func (e *engine) spliceIn(d *dir) (int, error) {
+	p, err := e.getPipe()
+	if err != nil {
+		return 0, err
+	}
+	n, err := unix.Splice(d.src, nil, p.w, nil, e.pipeCap, spliceFlags)
+	if err != nil || n == 0 {
+		e.putPipe(p)
+		return 0, err
+	}
+	d.pipe, d.hasPipe, d.pending = p, true, int(n)
+	return int(n), nil
+}
+
+// copyOnce reads once from src into the loop's buffer and writes it to dst
+// at once; what dst does not take is kept in a buffer of d's own, so only
+// a blocked direction holds memory.
+func (e *engine) copyOnce(d *dir) (int, error) {
+	n, err := unix.Read(d.src, e.copyBuf)
+	if err != nil || n <= 0 {
+		return 0, err
+	}
+	w, err := unix.Write(d.dst, e.copyBuf[:n])
+	if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+		return n, err
+	}
+	w = max(w, 0)
+	d.bytes += int64(w)
+	if w < n {
+		d.buf = append([]byte(nil), e.copyBuf[w:n]...)
+	}
+	return n, nil
 }
 
 // passEOF passes the end of d's source on as a half-close of its
