@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/udsgate/udsgate/gate"
+	"github.com/udsgate/udsgate/internal/flushwriter"
 	"github.com/udsgate/udsgate/policy"
 )
 
@@ -22,6 +24,7 @@ type serveFlags struct {
 	spec        policy.Spec
 	denyMessage string
 	logFormat   string
+	logFlush    time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -66,6 +69,7 @@ backend whoami.`,
 	fl.BoolVar(&f.spec.SameUser, "same-user", false, "allow peers running as the user udsgate runs as")
 	fl.StringVar(&f.denyMessage, "deny-message", gate.DefaultDenyMessage, "written to a denied peer before closing; empty closes silently")
 	fl.StringVar(&f.logFormat, "log-format", "text", "audit log format on stderr: text or json")
+	fl.DurationVar(&f.logFlush, "log-flush", 100*time.Millisecond, "longest time an audit line waits in memory before it is written (batched writes); 0 writes each line at once. Lines still waiting are lost if udsgate is killed with SIGKILL")
 	return cmd
 }
 
@@ -123,14 +127,14 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	var handler slog.Handler
-	switch f.logFormat {
-	case "text":
-		handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
-	case "json":
-		handler = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
-	default:
+	if f.logFormat != "text" && f.logFormat != "json" {
 		return usageErrorf("serve: --log-format %q: want text or json", f.logFormat)
+	}
+	logw := flushwriter.New(cmd.ErrOrStderr(), f.logFlush)
+	defer logw.Close()
+	var handler slog.Handler = slog.NewTextHandler(logw, nil)
+	if f.logFormat == "json" {
+		handler = slog.NewJSONHandler(logw, nil)
 	}
 	logger := slog.New(handler)
 	g, err := gate.Listen(cmd.Context(), gate.Config{
@@ -146,7 +150,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	}
 	logger.Info("listening", "addr", g.Addr().String(), "backend", g.Backend().String(), "policy", pol.String())
 	if cmd.Flags().NFlag() == 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "udsgate: default gate on %s; try it from another terminal:\n  udsgate whoami %s\n  echo | udsgate dial %s\n",
+		fmt.Fprintf(logw, "udsgate: default gate on %s; try it from another terminal:\n  udsgate whoami %s\n  echo | udsgate dial %s\n",
 			g.Addr(), g.Addr(), g.Addr())
 	}
 	return g.Serve(cmd.Context())
