@@ -554,7 +554,7 @@ func (e *engine) fail(p *pair, err error) {
 // relay's copy mode answers round trips about 5% faster than its splice
 // mode here). A read of bulkThreshold or more means bulk: the direction
 // then splices, with no copy through user space, until a splice moves less
-// than that. Seqpacket directions always copy: splice would lose the
+// than smallThreshold. Seqpacket directions always copy: splice would lose the
 // message boundaries.
 func (e *engine) pump(d *dir) error {
 	if d.done {
@@ -572,7 +572,7 @@ func (e *engine) pump(d *dir) error {
 		if d.bulk {
 			n, err = e.spliceIn(d)
 			if n > 0 {
-				d.bulk = n >= bulkThreshold
+				d.bulk = n >= smallThreshold
 			}
 		} else {
 			n, err = e.copyOnce(d)
@@ -592,9 +592,13 @@ func (e *engine) pump(d *dir) error {
 	}
 }
 
+// A direction turns to splicing when one read brings bulkThreshold or more,
+// and back to copying only when a splice brings less than smallThreshold:
+// the gap keeps a stream whose chunks vary from flapping between the two.
 const (
-	spliceFlags   = unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
-	bulkThreshold = 64 << 10
+	spliceFlags    = unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
+	bulkThreshold  = 64 << 10
+	smallThreshold = 4 << 10
 )
 
 // flush writes what d holds from an earlier move: bytes in its pipe or in
