@@ -159,7 +159,11 @@ func (g *Gate) Close() error {
 		close(g.closed)
 		g.cancel()
 		if g.ln != nil {
-			err = g.ln.Close()
+			// On Linux the engine has closed the listener's descriptor
+			// already (serveEngine); the socket file is removed all the same.
+			if err = g.ln.Close(); errors.Is(err, net.ErrClosed) {
+				err = nil
+			}
 		}
 		if g.pc != nil {
 			err = g.pc.Close()
