@@ -16,21 +16,8 @@ const xucredVersion = 0
 // as it was when it connected (see the package doc). The pid comes from
 // LOCAL_PEERPID.
 func fillFromFD(fd int, c *Cred) error {
-	var xu *unix.Xucred
-	var err error
-	for {
-		xu, err = unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err == unix.ENOTCONN {
-		return fmt.Errorf("getsockopt LOCAL_PEERCRED: %w: %w", ErrNoCredentials, err)
-	}
+	_, err := readXucred(fd, c)
 	if err != nil {
-		return fmt.Errorf("getsockopt LOCAL_PEERCRED: %w", err)
-	}
-	if err := fillFromXucred(c, xu.Version, xu.Uid, int(xu.Ngroups), xu.Groups[:]); err != nil {
 		return err
 	}
 	var pid int

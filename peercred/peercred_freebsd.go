@@ -3,8 +3,6 @@ package peercred
 import (
 	"fmt"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // OOBSize is 0 on FreeBSD: its per-datagram credentials (LOCAL_CREDS and
@@ -18,21 +16,8 @@ const xucredVersion = 0
 // as it was when it connected (see the package doc). The pid comes from
 // the same struct, since FreeBSD 13.
 func fillFromFD(fd int, c *Cred) error {
-	var xu *unix.Xucred
-	var err error
-	for {
-		xu, err = unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err == unix.ENOTCONN {
-		return fmt.Errorf("getsockopt LOCAL_PEERCRED: %w: %w", ErrNoCredentials, err)
-	}
+	xu, err := readXucred(fd, c)
 	if err != nil {
-		return fmt.Errorf("getsockopt LOCAL_PEERCRED: %w", err)
-	}
-	if err := fillFromXucred(c, xu.Version, xu.Uid, int(xu.Ngroups), xu.Groups[:]); err != nil {
 		return err
 	}
 	// struct xucred ends in a pointer-sized union of cr_pid and an unused

@@ -2,7 +2,32 @@
 
 package peercred
 
-import "fmt"
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// readXucred reads LOCAL_PEERCRED, retried on EINTR, and fills c's ids and
+// groups from it; it returns the xucred for what else the platform keeps
+// in it.
+func readXucred(fd int, c *Cred) (*unix.Xucred, error) {
+	var xu *unix.Xucred
+	var err error
+	for {
+		xu, err = unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err == unix.ENOTCONN {
+		return nil, fmt.Errorf("getsockopt LOCAL_PEERCRED: %w: %w", ErrNoCredentials, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("getsockopt LOCAL_PEERCRED: %w", err)
+	}
+	return xu, fillFromXucred(c, xu.Version, xu.Uid, int(xu.Ngroups), xu.Groups[:])
+}
 
 // fillFromXucred fills c from the fields of a struct xucred, which macOS and
 // FreeBSD share: cr_groups[0] is the effective gid and the rest are the
