@@ -106,11 +106,15 @@ func writeWhoami(out io.Writer, w gate.Whoami) error {
 				names[i] += " (" + w.GroupNames[i] + ")"
 			}
 		}
+		list := strings.Join(names, ", ")
+		if len(names) == 0 {
+			list = "none"
+		}
 		src := ""
 		if w.GroupsSource != "" {
 			src = "\t[" + w.GroupsSource + "]"
 		}
-		fmt.Fprintf(tw, "groups\t%s%s\n", strings.Join(names, ", "), src)
+		fmt.Fprintf(tw, "groups\t%s%s\n", list, src)
 	}
 	if w.PID != 0 {
 		fmt.Fprintf(tw, "pid\t%d\n", w.PID)
