@@ -35,7 +35,6 @@ const (
 	copyBufSize     = 256 << 10
 	maxIdlePipes    = 16
 	maxEvents       = 256
-	acceptBatch     = 64               // accepts per wake-up, so data keeps moving
 	connectRetry    = time.Millisecond // a backend with a full backlog says EAGAIN
 	connectDeadline = 2 * time.Second
 	acceptPause     = 50 * time.Millisecond // after EMFILE and friends
@@ -95,6 +94,7 @@ type dir struct {
 	hasPipe  bool
 	pending  int    // splice: bytes in the pipe
 	buf      []byte // copy: unsent bytes
+	other    *dir   // the opposite direction of the same pair
 	bulk     bool   // splice: the last read was bulkThreshold or more
 	blocked  bool   // dst said EAGAIN: wait for EPOLLOUT on it
 	eof      bool   // src reached EOF
@@ -247,9 +247,9 @@ func (e *engine) setupPoll() error {
 	return e.watchListener()
 }
 
-// watchListener watches the listener level-triggered (acceptAll may stop
-// before the queue is empty) and exclusively: one loop wakes per
-// connection, not all of them.
+// watchListener watches the listener level-triggered (accept takes one
+// connection at a time) and exclusively: one loop wakes per connection,
+// not all of them.
 func (e *engine) watchListener() error {
 	return e.watch(e.lfd, unix.EPOLLIN|unix.EPOLLEXCLUSIVE)
 }
@@ -326,7 +326,7 @@ func (e *engine) handle(events []unix.EpollEvent) (stop bool) {
 		case e.wakefd:
 			return true
 		case e.lfd:
-			e.acceptAll()
+			e.accept()
 		default:
 			if fd < len(e.ends) && e.ends[fd] != nil && e.ends[fd].gen == ev.Pad {
 				e.onSocket(e.ends[fd], ev.Events)
@@ -355,13 +355,17 @@ func (e *engine) timeout() int {
 	return max(int(time.Until(next)/time.Millisecond)+1, 0)
 }
 
-func (e *engine) acceptAll() {
-	for range acceptBatch {
+// accept takes one connection from the listener. The listener is watched
+// level-triggered, so if more are waiting, the next epoll_wait, which the
+// loop makes anyway, says so at once: one accept4 that fails with EAGAIN
+// per connection saved, and connections and data take turns.
+func (e *engine) accept() {
+	for {
 		fd, err := accept4(e.lfd)
 		switch err {
 		case nil:
 			e.admit(fd)
-			continue
+			return
 		case unix.EINTR, unix.ECONNABORTED:
 			continue
 		case unix.EAGAIN:
@@ -421,8 +425,8 @@ func (e *engine) admit(cfd int) {
 	p := &pair{adm: adm, deadline: time.Now().Add(connectDeadline)}
 	p.ends[0] = end{p: p, side: 0, fd: cfd}
 	p.ends[1] = end{p: p, side: 1, fd: bfd}
-	p.dirs[0] = dir{src: cfd, dst: bfd}
-	p.dirs[1] = dir{src: bfd, dst: cfd}
+	p.dirs[0] = dir{src: cfd, dst: bfd, other: &p.dirs[1]}
+	p.dirs[1] = dir{src: bfd, dst: cfd, other: &p.dirs[0]}
 	e.connect(p)
 }
 
@@ -699,9 +703,13 @@ func (e *engine) copyOnce(d *dir) (int, error) {
 }
 
 // passEOF passes the end of d's source on as a half-close of its
-// destination.
+// destination, unless the other direction is done too: then the pair is
+// closed at once, which says the same.
 func (e *engine) passEOF(d *dir) error {
 	d.done = true
+	if d.other.done {
+		return nil
+	}
 	if err := unix.Shutdown(d.dst, unix.SHUT_WR); err != nil && err != unix.ENOTCONN {
 		return err
 	}
