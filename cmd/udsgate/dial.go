@@ -55,6 +55,9 @@ func runDial(cmd *cobra.Command, address string, wait time.Duration) error {
 	}
 	conn, err := uds.DialAddr(ctx, a)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // SIGINT or SIGTERM while connecting: the user gave up
+		}
 		return err // a *net.OpError names the address: "dial unix /x.sock: connect: ..."
 	}
 	defer conn.Close()
