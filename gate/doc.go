@@ -11,9 +11,10 @@
 // path per message, with the credentials that arrive with each datagram.
 //
 // On Linux, stream gates in front of a socket backend move bytes in an
-// epoll loop with splice(2): no goroutine, buffer or
-// pipe is held by an idle connection, only its two descriptors. Elsewhere,
-// and for the built-in backends, each connection is served by goroutines.
+// epoll loop: small transfers through one buffer per loop, bulk with
+// splice(2) through pooled pipes. No goroutine, buffer or pipe is held by
+// an idle connection, only its two descriptors. Elsewhere, and for the
+// built-in backends, each connection is served by goroutines.
 //
 // The Gate owns its listener: Close, or the end of Serve, closes it, which
 // removes the socket file (see package uds), and closes every connection.
