@@ -55,11 +55,9 @@ type engine struct {
 	pipeCap  int
 	ends     []*end // by descriptor
 	retry    []*pair
-	refusing []*pair // refused clients read to their end, oldest first
-	dead     []*pair
+	refusing []*pair   // refused clients read to their end, oldest first
 	paused   time.Time // accepting paused until then (zero: not paused)
 	events   []unix.EpollEvent
-	listenTy int
 	gen      int32 // generation of the last tracked end
 }
 
@@ -183,11 +181,12 @@ func newEngine(g *Gate) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	var listenType int
 	var dupErr error
 	if err := rc.Control(func(fd uintptr) {
 		e.lfd, dupErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
 		if dupErr == nil {
-			e.listenTy, dupErr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TYPE)
+			listenType, dupErr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TYPE)
 		}
 	}); err != nil {
 		return nil, err
@@ -196,7 +195,7 @@ func newEngine(g *Gate) (*engine, error) {
 		e.close()
 		return nil, fmt.Errorf("engine: listener: %w", dupErr)
 	}
-	e.splice = e.listenTy == unix.SOCK_STREAM && e.btype == unix.SOCK_STREAM
+	e.splice = listenType == unix.SOCK_STREAM && e.btype == unix.SOCK_STREAM
 	if err := e.setupPoll(); err != nil {
 		e.close()
 		return nil, err
@@ -314,7 +313,6 @@ func (e *engine) run() error {
 		e.retryConnects()
 		e.resumeAccepting()
 		e.expireRefusals()
-		e.reap()
 	}
 }
 
@@ -422,7 +420,7 @@ func (e *engine) admit(cfd int) {
 		unix.Close(cfd)
 		return
 	}
-	p := &pair{adm: adm, deadline: time.Now().Add(connectDeadline)}
+	p := &pair{adm: adm, deadline: adm.start.Add(connectDeadline)}
 	p.ends[0] = end{p: p, side: 0, fd: cfd}
 	p.ends[1] = end{p: p, side: 1, fd: bfd}
 	p.dirs[0] = dir{src: cfd, dst: bfd, other: &p.dirs[1]}
@@ -475,7 +473,6 @@ func (e *engine) unreachable(p *pair, err error) {
 	}
 	unix.Close(p.ends[1].fd)
 	e.linger(p.ends[0].fd, nil)
-	e.dead = append(e.dead, p)
 }
 
 // open watches both sockets of a connected pair. A socket added to an
@@ -751,8 +748,9 @@ func closePipe(p pipe) {
 	unix.Close(p.w)
 }
 
-// teardown closes both sockets of a pair and logs its end. The pair's
-// memory goes after the current batch of events, which may still name it.
+// teardown closes both sockets of a pair and logs its end. It marks the
+// pair dead, so that later events of the same batch, which may still name
+// it, leave it alone.
 func (e *engine) teardown(p *pair) {
 	if p.dead {
 		return
@@ -777,12 +775,6 @@ func (e *engine) teardown(p *pair) {
 	if !p.refused {
 		e.g.logClosed(p.adm, p.dirs[0].bytes, p.dirs[1].bytes, p.failure)
 	}
-	e.dead = append(e.dead, p)
-}
-
-func (e *engine) reap() {
-	clear(e.dead)
-	e.dead = e.dead[:0]
 }
 
 // closeAll ends every connection, when the gate stops.
@@ -797,7 +789,6 @@ func (e *engine) closeAll() {
 			e.teardown(en.p)
 		}
 	}
-	e.reap()
 }
 
 // linger writes msg (the deny message, or nothing) to a client that will

@@ -146,30 +146,15 @@ func TestGateClientGoneMidStreamLeaksNothing(t *testing.T) {
 	for _, engine := range []bool{true, false} {
 		t.Run(fmt.Sprintf("engine=%v", engine), func(t *testing.T) {
 			dir := t.TempDir()
-			bln, err := uds.Listen(context.Background(), filepath.Join(dir, "b.sock"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			served := make(chan struct{})
-			go func() {
-				defer close(served)
+			b := serveBackend(t, filepath.Join(dir, "b.sock"), func(c net.Conn) {
+				chunk := make([]byte, 64<<10) // stream until the gate gives up on us
 				for {
-					c, err := bln.Accept()
-					if err != nil {
+					if _, err := c.Write(chunk); err != nil {
 						return
 					}
-					go func() { // stream until the gate gives up on us
-						defer c.Close()
-						chunk := make([]byte, 64<<10)
-						for {
-							if _, err := c.Write(chunk); err != nil {
-								return
-							}
-						}
-					}()
 				}
-			}()
-			g, log := startGate(t, Config{Listen: filepath.Join(dir, "g.sock"), Backend: "unix:" + bln.Address().Path(), noEngine: !engine})
+			})
+			g, log := startGate(t, Config{Listen: filepath.Join(dir, "g.sock"), Backend: "unix:" + b.ln.Address().Path(), noEngine: !engine})
 			// A first client shows that the gate is serving (on Linux the
 			// engine has then taken over the listener's descriptor).
 			before := -1
@@ -191,8 +176,6 @@ func TestGateClientGoneMidStreamLeaksNothing(t *testing.T) {
 			}
 			waitFor(t, "every connection to close", func() bool { return len(log.lines("closed")) == clients+1 })
 			waitFor(t, "sockets to be closed", func() bool { return openSockets(t) <= before })
-			bln.Close()
-			<-served
 		})
 	}
 }
@@ -407,25 +390,14 @@ func TestGatePassesBackendHalfClose(t *testing.T) {
 	for _, engine := range []bool{true, false} {
 		t.Run(fmt.Sprintf("engine=%v", engine), func(t *testing.T) {
 			dir := t.TempDir()
-			bln, err := uds.Listen(context.Background(), filepath.Join(dir, "b.sock"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer bln.Close()
 			got := make(chan string, 1)
-			go func() {
-				c, err := bln.Accept()
-				if err != nil {
-					got <- err.Error()
-					return
-				}
-				defer c.Close()
+			b := serveBackend(t, filepath.Join(dir, "b.sock"), func(c net.Conn) {
 				io.WriteString(c, "greeting")
 				c.(*net.UnixConn).CloseWrite()
 				data, _ := io.ReadAll(c)
 				got <- string(data)
-			}()
-			g, _ := startGate(t, Config{Listen: filepath.Join(dir, "g.sock"), Backend: "unix:" + bln.Address().Path(), noEngine: !engine})
+			})
+			g, _ := startGate(t, Config{Listen: filepath.Join(dir, "g.sock"), Backend: "unix:" + b.ln.Address().Path(), noEngine: !engine})
 			c, err := uds.Dial(context.Background(), g.Addr().String())
 			if err != nil {
 				t.Fatal(err)
@@ -482,20 +454,10 @@ func TestGateMovesBulkIntact(t *testing.T) {
 	for _, engine := range []bool{true, false} {
 		t.Run(fmt.Sprintf("engine=%v", engine), func(t *testing.T) {
 			dir := t.TempDir()
-			bln, err := uds.Listen(context.Background(), filepath.Join(dir, "b.sock"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer bln.Close()
-			go func() {
-				c, err := bln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				io.Copy(c, c) // echo, half-close passed back by Close
-			}()
-			g, _ := startGate(t, Config{Listen: filepath.Join(dir, "g.sock"), Backend: "unix:" + bln.Address().Path(), noEngine: !engine})
+			b := serveBackend(t, filepath.Join(dir, "b.sock"), func(c net.Conn) {
+				io.Copy(c, c) // echo; the close after it passes the end back
+			})
+			g, _ := startGate(t, Config{Listen: filepath.Join(dir, "g.sock"), Backend: "unix:" + b.ln.Address().Path(), noEngine: !engine})
 			c, err := uds.Dial(context.Background(), g.Addr().String())
 			if err != nil {
 				t.Fatal(err)

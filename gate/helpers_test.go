@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,18 +199,19 @@ func startGate(t *testing.T, cfg Config) (*Gate, *auditLog) {
 	return g, log
 }
 
-// backend is a stream service for the gate to bridge to: it records what
-// each connection sent and answers with reply(received) after the client's
-// half-close.
+// backend is a stream service for the gate to bridge to. It counts the
+// connections it accepted; the test's cleanup closes it and waits for
+// every connection's goroutine.
 type backend struct {
 	ln    *uds.Listener
 	mu    sync.Mutex
 	conns int
-	got   []string
 	wg    sync.WaitGroup
 }
 
-func startBackend(t *testing.T, addr string, reply func(string) string) *backend {
+// serveBackend listens on addr and runs handle for each connection in a
+// goroutine of its own, closing the connection after it.
+func serveBackend(t *testing.T, addr string, handle func(net.Conn)) *backend {
 	t.Helper()
 	ln, err := uds.Listen(context.Background(), addr)
 	if err != nil {
@@ -227,11 +229,7 @@ func startBackend(t *testing.T, addr string, reply func(string) string) *backend
 			b.mu.Unlock()
 			b.wg.Go(func() {
 				defer c.Close()
-				data, _ := io.ReadAll(c)
-				b.mu.Lock()
-				b.got = append(b.got, string(data))
-				b.mu.Unlock()
-				io.WriteString(c, reply(string(data)))
+				handle(c)
 			})
 		}
 	})
@@ -240,6 +238,16 @@ func startBackend(t *testing.T, addr string, reply func(string) string) *backend
 		b.wg.Wait()
 	})
 	return b
+}
+
+// startBackend serves reply(what the client sent), written after the
+// client's half-close.
+func startBackend(t *testing.T, addr string, reply func(string) string) *backend {
+	t.Helper()
+	return serveBackend(t, addr, func(c net.Conn) {
+		data, _ := io.ReadAll(c)
+		io.WriteString(c, reply(string(data)))
+	})
 }
 
 func (b *backend) connections() int {
